@@ -1,0 +1,1 @@
+"""The optimization core: models, cost terms, transcription and solvers. Never imports rclpy."""

@@ -1,0 +1,219 @@
+"""The controller configuration: one pydantic schema, loaded from config/<robot>.yaml.
+
+Every field is a scalar or a flat list of one type, so it maps one-to-one onto ROS 2 parameters
+(nested models become dotted names: ``costs.effort.weight``). Field descriptions carry units;
+``structural`` fields fix the problem's shape and are read-only at run time.
+"""
+from typing import Dict, List, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .costs import TERMS
+from .models import MODELS
+from .solvers import BACKENDS
+
+STRUCTURAL = {'structural': True}
+
+
+class ConfigError(ValueError):
+    """A configuration problem: names the key, the value and what is allowed."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra='forbid', validate_assignment=True)
+
+
+class ModelConfig(Strict):
+    name: Literal[MODELS] = Field('diff_drive', description='robot model',
+                                  json_schema_extra=STRUCTURAL)
+    dim: int = Field(2, ge=1, le=3, description='double_integrator: number of axes',
+                     json_schema_extra=STRUCTURAL)
+    links: int = Field(2, ge=1, le=7, description='planar_arm: number of links',
+                       json_schema_extra=STRUCTURAL)
+    urdf_file: str = Field('', description='urdf_arm: URDF path, or a file shipped in the '
+                           "package's urdf/ folder", json_schema_extra=STRUCTURAL)
+    robot_description: str = Field('', description='urdf_arm: URDF XML (wins over urdf_file)',
+                                   json_schema_extra=STRUCTURAL)
+    root_link: str = Field('', description='urdf_arm: first link of the chain (default: root)',
+                           json_schema_extra=STRUCTURAL)
+    tip_link: str = Field('', description='urdf_arm: last link of the chain (default: leaf)',
+                          json_schema_extra=STRUCTURAL)
+    joint_names: List[str] = Field(default_factory=list,
+                                   description='arms: joint names in state order',
+                                   json_schema_extra=STRUCTURAL)
+    params: Dict[str, float] = Field(default_factory=dict, description='model parameter '
+                                     'values by name (mass [kg], length [m], damping, gravity)')
+
+    def options(self):
+        """Keyword options for models.build_model."""
+        if self.name == 'double_integrator':
+            return {'dim': self.dim}
+        if self.name == 'planar_arm':
+            return {'links': self.links, 'joint_names': self.joint_names or None}
+        if self.name == 'urdf_arm':
+            return {'urdf': self.robot_description or None, 'urdf_file': self.urdf_file or None,
+                    'root_link': self.root_link or None, 'tip_link': self.tip_link or None,
+                    'joint_names': self.joint_names or None}
+        return {}
+
+
+class CostConfig(Strict):
+    enabled: bool = Field(True, description='term on (off sets its weights to zero)')
+    weight: List[float] = Field(default_factory=list, description='weights, one per state or '
+                                'input as the term defines (empty: the term default)')
+
+    @field_validator('weight')
+    @classmethod
+    def _non_negative(cls, v):
+        if any(not (w >= 0.0) or w == float('inf') for w in v):
+            raise ValueError('weights must be finite and >= 0')
+        return v
+
+
+class SolverConfig(Strict):
+    name: Literal[BACKENDS] = Field('ipopt', description='backend',
+                                    json_schema_extra=STRUCTURAL)
+    max_iter: int = Field(100, ge=1, le=10000, description='iteration limit per solve',
+                          json_schema_extra=STRUCTURAL)
+    tol: float = Field(1e-6, gt=0, le=1, description='convergence tolerance',
+                       json_schema_extra=STRUCTURAL)
+    time_limit: float = Field(0.05, gt=0, le=10, description='time limit per solve [s]')
+    compiled: bool = Field(False, description='generate and compile C (sqp, sqp_rti)',
+                           json_schema_extra=STRUCTURAL)
+    cache_dir: str = Field('', description='compiled solver cache (default ~/.cache/casadi_mpc)',
+                           json_schema_extra=STRUCTURAL)
+
+
+class BoundsConfig(Strict):
+    u_min: List[float] = Field(default_factory=list, description='input lower bounds (SI units '
+                               'of each input; empty: model defaults)')
+    u_max: List[float] = Field(default_factory=list, description='input upper bounds')
+    x_min: List[float] = Field(default_factory=list, description='state lower bounds (SI units '
+                               'of each state; empty: model defaults)')
+    x_max: List[float] = Field(default_factory=list, description='state upper bounds')
+
+
+class ObstaclesConfig(Strict):
+    max_count: int = Field(0, ge=0, le=32, description='obstacle slots in the problem',
+                           json_schema_extra=STRUCTURAL)
+    x: List[float] = Field(default_factory=list, description='obstacle centres x [m]')
+    y: List[float] = Field(default_factory=list, description='obstacle centres y [m]')
+    radius: List[float] = Field(default_factory=list, description='obstacle radii [m]')
+    margin: float = Field(0.1, ge=0, le=10, description='clearance added to each radius [m]')
+
+
+class MPCConfig(Strict):
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    horizon: int = Field(20, ge=1, le=500, description='number of shooting intervals N',
+                         json_schema_extra=STRUCTURAL)
+    dt: float = Field(0.1, gt=0, le=10, description='shooting interval [s]',
+                      json_schema_extra=STRUCTURAL)
+    substeps: int = Field(1, ge=1, le=50, description='RK4 steps per interval',
+                          json_schema_extra=STRUCTURAL)
+    goal: List[float] = Field(default_factory=list, description='goal state in the model\'s '
+                              'state order and SI units (empty: the initial state)')
+    goal_tolerance: float = Field(0.05, gt=0, le=100, description='goal reached when the '
+                                  'wrapped state error norm is below this [SI]')
+    costs: Dict[str, CostConfig] = Field(default_factory=dict, description='cost terms by name',
+                                         json_schema_extra=STRUCTURAL)
+    bounds: BoundsConfig = Field(default_factory=BoundsConfig)
+    terminal_constraint: bool = Field(False, description='constrain the last state to the goal')
+    terminal_tolerance: float = Field(0.0, ge=0, le=10, description='terminal constraint '
+                                      'slack per state [SI]')
+    obstacles: ObstaclesConfig = Field(default_factory=ObstaclesConfig)
+    solver: SolverConfig = Field(default_factory=SolverConfig)
+    rate_hz: float = Field(10.0, gt=0, le=2000, description='control rate [Hz]')
+    state_timeout: float = Field(0.5, gt=0, le=60, description='state older than this is '
+                                 'stale and stops the robot [s]')
+    fallback_steps: int = Field(5, ge=0, le=1000, description='control steps to follow the '
+                                'previous plan after a failed solve before the safe command')
+    twist_stamped: bool = Field(False, description='bases: publish TwistStamped, not Twist')
+    hold_position: bool = Field(True, description='arms: the safe command holds against '
+                                'gravity (effort interfaces); off: zero')
+    publish_joint_trajectory: bool = Field(False, description='arms: also publish the '
+                                           'predicted horizon as a JointTrajectory')
+    frame_id: str = Field('odom', description='frame of goals and predicted paths')
+
+    @field_validator('costs')
+    @classmethod
+    def _known_terms(cls, v):
+        unknown = [k for k in v if k not in TERMS]
+        if unknown:
+            raise ValueError('unknown cost term(s) %s; known: %s' % (unknown, ', '.join(TERMS)))
+        if not v:
+            raise ValueError('at least one cost term is needed')
+        return v
+
+
+def _describe(err):
+    """Turn a pydantic error into: key, value, what is allowed."""
+    parts = []
+    for e in err.errors():
+        key = '.'.join(str(x) for x in e['loc']) or '<root>'
+        value = e.get('input')
+        shown = repr(value) if not isinstance(value, dict) else '{...}'
+        msg = e['msg']
+        if e['type'] == 'extra_forbidden':
+            msg = 'unknown key'
+        parts.append('%s = %s: %s' % (key, shown[:80], msg))
+    return '; '.join(parts)
+
+
+def parse(data, source='config'):
+    """Validate a plain dict into an MPCConfig, or raise ConfigError naming the problem."""
+    if not isinstance(data, dict):
+        raise ConfigError('%s: expected a mapping of parameters, got %s'
+                          % (source, type(data).__name__))
+    try:
+        return MPCConfig.model_validate(unflatten(data))
+    except ValidationError as err:
+        raise ConfigError('%s: %s' % (source, _describe(err))) from None
+
+
+def unflatten(data):
+    """Turn ROS-style dotted keys ('costs.effort.weight') into nested dicts."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = unflatten(value)
+        node, parts = out, str(key).split('.')
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError('key %s: %r is both a value and a group' % (key, part))
+        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]].update(value)
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def node_section(document, node='mpc_node', source='config'):
+    """The ``ros__parameters`` mapping for ``node`` (or '/**') of a ROS 2 parameter file."""
+    if not isinstance(document, dict):
+        raise ConfigError('%s: top level must be a mapping like "%s: ros__parameters: ..."'
+                          % (source, node))
+    for key in (node, '/' + node, '/**', '**'):
+        section = document.get(key)
+        if section is not None:
+            if not isinstance(section, dict) or 'ros__parameters' not in section:
+                raise ConfigError('%s: %s must hold a ros__parameters mapping' % (source, key))
+            return section['ros__parameters'] or {}
+    raise ConfigError('%s: no section for node %s (found: %s)'
+                      % (source, node, ', '.join(map(str, document)) or 'nothing'))
+
+
+def read_yaml(path):
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except OSError as err:
+        raise ConfigError('%s: cannot read: %s' % (path, err.strerror)) from None
+    except yaml.YAMLError as err:
+        raise ConfigError('%s: malformed YAML: %s' % (path, err)) from None
+
+
+def load(path, node='mpc_node'):
+    """Load and validate the ``node`` section of a parameter file."""
+    return parse(node_section(read_yaml(path), node, str(path)), str(path))

@@ -1,0 +1,231 @@
+"""The MPC controller: config -> model, cost terms, OCP and solver; one ``step`` per control step.
+
+Everything a user tunes at run time (weights, goal, bounds, obstacles, time limit) goes through
+``update``, which validates against the model and never rebuilds the solver.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ConfigError, MPCConfig, parse
+from .costs import make_term
+from .models import build_model
+from .ocp import OCP
+from .solvers import Solver
+
+
+def structural_fields(model_cls=MPCConfig, prefix=''):
+    """Dotted names of the fields that fix the problem's structure."""
+    out = set()
+    for name, field in model_cls.model_fields.items():
+        key = prefix + name
+        extra = field.json_schema_extra or {}
+        annotation = field.annotation
+        if extra.get('structural'):
+            out.add(key)
+        elif isinstance(annotation, type) and issubclass(annotation, MPCConfig.__base__):
+            out |= structural_fields(annotation, key + '.')
+    return out
+
+
+STRUCTURAL = structural_fields()
+
+
+def _vector(values, size, key, what, default):
+    if not values:
+        return np.array(default, dtype=float)
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (size,):
+        raise ConfigError('%s = %s: expected %d values (%s)' % (key, list(values), size, what))
+    if np.any(np.isnan(arr)):
+        raise ConfigError('%s = %s: NaN is not allowed' % (key, list(values)))
+    return arr
+
+
+@dataclass
+class Tuning:
+    """The numeric values of the run-time settings, checked against the model."""
+
+    weights: dict
+    goal: np.ndarray
+    x_lb: np.ndarray
+    x_ub: np.ndarray
+    u_lb: np.ndarray
+    u_ub: np.ndarray
+    model_p: np.ndarray
+    obstacles: np.ndarray
+    terminal_constraint: bool
+    terminal_tolerance: float
+
+
+def resolve(cfg, model, terms, x_default=None):
+    """Check ``cfg`` against ``model`` and return its numbers, or raise ConfigError."""
+    weights = {}
+    for term in terms:
+        c = cfg.costs[term.name]
+        labels = term.weight_labels(model)
+        w = _vector(c.weight, len(labels), 'costs.%s.weight' % term.name,
+                    'one per ' + ', '.join(labels), term.default_weight(model))
+        weights[term.name] = w * (1.0 if c.enabled else 0.0)
+    names = ', '.join(model.state_names)
+    goal = _vector(cfg.goal, model.nx, 'goal', names,
+                   x_default if x_default is not None else np.zeros(model.nx))
+    b = cfg.bounds
+    u_lb = _vector(b.u_min, model.nu, 'bounds.u_min', ', '.join(model.input_names), model.u_lb)
+    u_ub = _vector(b.u_max, model.nu, 'bounds.u_max', ', '.join(model.input_names), model.u_ub)
+    x_lb = _vector(b.x_min, model.nx, 'bounds.x_min', names, model.x_lb)
+    x_ub = _vector(b.x_max, model.nx, 'bounds.x_max', names, model.x_ub)
+    for lo, hi, key in ((u_lb, u_ub, 'u'), (x_lb, x_ub, 'x')):
+        if np.any(lo > hi):
+            raise ConfigError('bounds.%s_min = %s > bounds.%s_max = %s: each minimum must not '
+                              'exceed its maximum' % (key, lo.tolist(), key, hi.tolist()))
+    if np.any(u_lb == -np.inf) or np.any(u_ub == np.inf):
+        raise ConfigError('bounds.u_min/u_max: inputs need finite bounds (got %s, %s)'
+                          % (u_lb.tolist(), u_ub.tolist()))
+    try:
+        model_p = model.param_vector(cfg.model.params)
+    except KeyError as err:
+        raise ConfigError('model.params: %s' % err.args[0]) from None
+    ob = cfg.obstacles
+    if not (len(ob.x) == len(ob.y) == len(ob.radius)):
+        raise ConfigError('obstacles.x/y/radius have lengths %d/%d/%d: they must be equal'
+                          % (len(ob.x), len(ob.y), len(ob.radius)))
+    if len(ob.x) > ob.max_count:
+        raise ConfigError('obstacles: %d given, obstacles.max_count = %d slots'
+                          % (len(ob.x), ob.max_count))
+    if any(r < 0 for r in ob.radius):
+        raise ConfigError('obstacles.radius = %s: radii must be >= 0' % ob.radius)
+    obstacles = np.array([[x, y, r + ob.margin] for x, y, r in zip(ob.x, ob.y, ob.radius)])
+    return Tuning(weights, goal, x_lb, x_ub, u_lb, u_ub, model_p, obstacles.reshape(-1, 3),
+                  cfg.terminal_constraint, cfg.terminal_tolerance)
+
+
+def changed_structure(old, new):
+    """Dotted names of structural fields whose values differ between two configs."""
+    a, b = old.model_dump(), new.model_dump()
+
+    def get(d, key):
+        for part in key.split('.'):
+            d = d[part]
+        return d
+    changed = [k for k in sorted(STRUCTURAL) if get(a, k) != get(b, k)]
+    if set(a['costs']) != set(b['costs']):
+        changed.append('costs (set of terms)')
+    return changed
+
+
+class MPCController:
+    """Receding-horizon controller. ``step(x)`` returns a SolveResult; it never raises."""
+
+    def __init__(self, cfg, model=None, progress=None):
+        self.cfg = cfg if isinstance(cfg, MPCConfig) else parse(cfg)
+        c = self.cfg
+        try:
+            self.model = model or build_model(c.model.name, **c.model.options())
+        except (ValueError, KeyError, OSError) as err:
+            raise ConfigError('model: %s' % err) from None
+        self.terms = [make_term(name) for name in c.costs]
+        try:
+            self.ocp = OCP(self.model, c.horizon, c.dt, self.terms, c.substeps,
+                           c.obstacles.max_count)
+        except ValueError as err:
+            raise ConfigError('costs: %s' % err) from None
+        self.tuning = resolve(c, self.model, self.terms)
+        self._goal_given = bool(c.goal)
+        self.solver = Solver(self.ocp, c.solver.name, c.solver.max_iter, c.solver.tol,
+                             c.solver.time_limit, c.solver.compiled, c.solver.cache_dir, progress)
+        self.u_last = np.zeros(self.model.nu)
+        self.reference = None
+
+    # ------------------------------------------------------------------ tuning
+    def update(self, changes):
+        """Apply run-time changes (a nested or dotted dict). Raises ConfigError, applies nothing,
+        if a value is invalid or structural."""
+        merged = self.cfg.model_dump()
+        _merge(merged, changes)
+        new = parse(merged, 'parameter update')
+        structural = changed_structure(self.cfg, new)
+        if structural:
+            raise ConfigError('%s: read-only at run time (it changes the problem structure)'
+                              % ', '.join(structural))
+        tuning = resolve(new, self.model, self.terms)
+        self.cfg, self.tuning = new, tuning
+        self.solver.time_limit = new.solver.time_limit
+        self._goal_given = self._goal_given or bool(new.goal)
+
+    def set_goal(self, goal):
+        goal = np.asarray(goal, dtype=float).ravel()
+        if goal.shape != (self.model.nx,) or not np.all(np.isfinite(goal)):
+            raise ValueError('goal must be %d finite values (%s)'
+                             % (self.model.nx, ', '.join(self.model.state_names)))
+        self.tuning.goal = goal
+        self._goal_given = True
+
+    def set_reference(self, ref):
+        """A reference state per stage, shape (N+1, nx), or None to track the goal."""
+        if ref is not None:
+            ref = np.asarray(ref, dtype=float)
+            if ref.shape != (self.ocp.N + 1, self.model.nx) or not np.all(np.isfinite(ref)):
+                raise ValueError('reference must be finite with shape (%d, %d)'
+                                 % (self.ocp.N + 1, self.model.nx))
+        self.reference = ref
+
+    @property
+    def goal(self):
+        return self.tuning.goal
+
+    def goal_error(self, x):
+        return float(np.linalg.norm(self.model.state_error(np.asarray(x, float), self.goal)))
+
+    def bounds(self):
+        t = self.tuning
+        return self.ocp.bounds(t.x_lb, t.x_ub, t.u_lb, t.u_ub, t.terminal_constraint,
+                               t.terminal_tolerance)
+
+    def params(self, x):
+        t = self.tuning
+        return self.ocp.pack(x, self.u_last, t.goal, t.model_p, t.weights, self.reference,
+                             t.obstacles)
+
+    # ------------------------------------------------------------------ control
+    def step(self, x):
+        """Solve from state ``x``; on success remember u0 as the applied command."""
+        x = np.asarray(x, dtype=float).ravel()
+        if not self._goal_given:
+            self.tuning.goal = x.copy()
+            self._goal_given = True
+        x = self._unwrap(x)
+        result = self.solver.solve(self.params(x), self.bounds())
+        if result.success:
+            result.u0 = np.clip(result.u0, self.tuning.u_lb, self.tuning.u_ub)
+            self.u_last = result.u0.copy()
+        return result
+
+    def _unwrap(self, x):
+        """Keep angles continuous with the warm start, so the guess is not off by 2 pi."""
+        w = self.solver.w
+        if w is None or not self.model.wrap:
+            return x
+        x = x.copy()
+        prev = w[self.ocp.x_index[1]]
+        for i in self.model.wrap:
+            x[i] = prev[i] + np.arctan2(np.sin(x[i] - prev[i]), np.cos(x[i] - prev[i]))
+        return x
+
+    def safe_input(self, x):
+        return self.model.safe_input(x, self.tuning.model_p, self.cfg.hold_position)
+
+    def applied(self, u):
+        """Tell the controller which command actually went out (fallback or safe command)."""
+        self.u_last = np.asarray(u, dtype=float).copy()
+
+
+def _merge(base, changes):
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            _merge(base.setdefault(key, {}), value)
+            continue
+        node, parts = base, key.split('.')
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value

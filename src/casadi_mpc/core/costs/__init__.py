@@ -1,0 +1,18 @@
+"""Cost terms, one per file, looked up by name."""
+from .effort import Effort
+from .goal_tracking import GoalTracking
+from .input_rate import InputRate
+from .obstacles import Obstacles
+from .power import Power
+from .progress import Progress
+from .reference_tracking import ReferenceTracking
+from .terminal import Terminal
+
+TERMS = {cls.name: cls for cls in (GoalTracking, Terminal, ReferenceTracking, Progress,
+                                   Effort, Power, InputRate, Obstacles)}
+
+
+def make_term(name):
+    if name not in TERMS:
+        raise ValueError('unknown cost term %r; choose from %s' % (name, ', '.join(TERMS)))
+    return TERMS[name]()

@@ -1,0 +1,16 @@
+"""Energy: input effort u' diag(w) u."""
+from .base import CostTerm, weighted_square
+
+
+class Effort(CostTerm):
+    name = 'effort'
+    kind = 'energy'
+
+    def weight_labels(self, model):
+        return list(model.input_names)
+
+    def default_weight(self, model):
+        return [0.1] * model.nu
+
+    def stage(self, s):
+        return weighted_square(s.u, s.weight)

@@ -1,0 +1,13 @@
+"""Task: stage cost on the state's distance to the goal, (x - g)' diag(w) (x - g), angles wrapped."""
+from .base import CostTerm, weighted_square
+
+
+class GoalTracking(CostTerm):
+    name = 'goal_tracking'
+    kind = 'task'
+
+    def weight_labels(self, model):
+        return list(model.state_names)
+
+    def stage(self, s):
+        return weighted_square(s.model.state_error(s.x, s.goal), s.weight)

@@ -1,0 +1,43 @@
+"""The simulated robot: integrates the same model the controller uses (one truth)."""
+import numpy as np
+
+from .integrators import rk4_step
+
+
+class Plant:
+    """RK4 integration of ``model`` with its own (possibly mismatched) parameters.
+
+    ``step(u, dt)`` advances the state by ``dt`` seconds in sub-steps no longer than
+    ``max_step``, clips the input to the model's bounds and adds optional process noise
+    (standard deviation per state, scaled with sqrt(dt)).
+    """
+
+    def __init__(self, model, x0, params=None, max_step=0.01, noise_std=0.0, seed=0):
+        self.model = model
+        self.x = np.asarray(x0, dtype=float).ravel().copy()
+        if self.x.shape != (model.nx,):
+            raise ValueError('initial state needs %d values (%s)'
+                             % (model.nx, ', '.join(model.state_names)))
+        self.p = model.param_vector(params)
+        self.max_step = float(max_step)
+        self.noise = np.broadcast_to(np.asarray(noise_std, float), (model.nx,)).copy()
+        self.rng = np.random.default_rng(seed)
+        self._steps = {}
+
+    def _integrator(self, h):
+        key = round(h, 12)
+        if key not in self._steps:
+            self._steps[key] = rk4_step(self.model, h)
+        return self._steps[key]
+
+    def step(self, u, dt):
+        u = np.clip(np.asarray(u, dtype=float).ravel(), self.model.u_lb, self.model.u_ub)
+        n = max(1, int(np.ceil(dt / self.max_step - 1e-9)))
+        F = self._integrator(dt / n)
+        x = self.x
+        for _ in range(n):
+            x = np.asarray(F(x, u, self.p), dtype=float).ravel()
+        if np.any(self.noise > 0):
+            x = x + self.noise * np.sqrt(dt) * self.rng.standard_normal(self.model.nx)
+        self.x = x
+        return x.copy()

@@ -1,0 +1,111 @@
+"""`casadi-mpc simulate`: the offline closed loop from the command line (no ROS)."""
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from . import closed_loop
+from .config import ConfigError, load
+from .controller import MPCController
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog='casadi-mpc simulate', description=__doc__)
+    ap.add_argument('--config', required=True, help='parameter file, e.g. config/diff_drive.yaml')
+    ap.add_argument('--goal', type=float, nargs='+', help='goal state (overrides the file)')
+    ap.add_argument('--x0', type=float, nargs='+', help='initial state (default: zeros)')
+    ap.add_argument('--steps', type=int, default=100, help='control steps (default 100)')
+    ap.add_argument('--solver', help='backend: ipopt, fatrop, sqp, sqp_rti')
+    ap.add_argument('--compiled', action='store_true', help='generated C (sqp, sqp_rti)')
+    ap.add_argument('--mismatch', nargs='*', default=[], metavar='NAME=VALUE',
+                    help='plant model parameters that differ from the controller\'s')
+    ap.add_argument('--noise', type=float, default=0.0, help='process noise std [SI/sqrt(s)]')
+    ap.add_argument('--json', help='write the summary to this file')
+    ap.add_argument('--plot', help='write a PNG of states, inputs and solve times')
+    ap.add_argument('--quiet', action='store_true', help='no progress line')
+    return ap.parse_args(argv)
+
+
+def build(args):
+    cfg = load(args.config)
+    changes = {}
+    if args.goal:
+        changes['goal'] = args.goal
+    if args.solver:
+        changes['solver.name'] = args.solver
+    if args.compiled:
+        changes['solver.compiled'] = True
+    if changes:
+        data = cfg.model_dump()
+        for key, value in changes.items():
+            node, parts = data, key.split('.')
+            for part in parts[:-1]:
+                node = node[part]
+            node[parts[-1]] = value
+        from .config import parse
+        cfg = parse(data, 'command line')
+    return cfg
+
+
+def mismatch(pairs):
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition('=')
+        if not sep:
+            raise ConfigError('--mismatch %s: expected NAME=VALUE' % pair)
+        out[name] = float(value)
+    return out
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = build(args)
+        controller = MPCController(cfg, progress=lambda m: print('[build] ' + m, file=sys.stderr))
+        plant_params = dict(cfg.model.params, **mismatch(args.mismatch))
+        x0 = np.array(args.x0 if args.x0 else np.zeros(controller.model.nx))
+        if x0.shape != (controller.model.nx,):
+            raise ConfigError('--x0: expected %d values (%s)' % (
+                controller.model.nx, ', '.join(controller.model.state_names)))
+        controller.model.param_vector(plant_params)
+    except (ConfigError, KeyError) as err:
+        print('error: %s' % (err.args[0] if err.args else err), file=sys.stderr)
+        return 2
+
+    def progress(k, n, err):
+        if not args.quiet and (k % 10 == 0 or k == n - 1):
+            print('\rstep %4d/%d  error %.4f' % (k + 1, n, err), end='', file=sys.stderr)
+    log, summary = closed_loop.run(controller, x0, args.steps, plant_params, args.noise,
+                                   progress=progress, keep_predictions=bool(args.plot))
+    if not args.quiet:
+        print(file=sys.stderr)
+    print_summary(summary)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(summary, f, indent=2)
+    if args.plot:
+        from .report import plot_closed_loop
+        plot_closed_loop(controller.model, log, summary, args.plot)
+        print('plot written to %s' % args.plot)
+    return 0 if summary['goal_reached'] else 1
+
+
+def print_summary(s):
+    st, it = s['solve_time_ms'], s['iterations']
+    rows = [
+        ('model / solver', '%s / %s%s' % (s['model'], s['solver'],
+                                          ' (compiled)' if s['compiled'] else '')),
+        ('goal reached', '%s (time to goal %s)' % (
+            'yes' if s['goal_reached'] else 'NO',
+            '%.2f s' % s['time_to_goal'] if s['time_to_goal'] is not None else '-')),
+        ('final error', '%.4g' % s['final_error']),
+        ('energy used', '%.4g %s' % (s['energy'], s['energy_unit'])),
+        ('task / energy cost', '%.4g / %.4g' % (s['task_cost'], s['energy_cost'])),
+        ('solve time ms', 'median %.3f  p99 %.3f  max %.3f' % (st['median'], st['p99'],
+                                                              st['max'])),
+        ('iterations', 'median %g  max %d' % (it['median'], it['max'])),
+        ('failures / steps', '%d / %d' % (s['failures'], s['steps'])),
+    ]
+    for name, value in rows:
+        print('%-20s %s' % (name, value))
