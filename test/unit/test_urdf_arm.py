@@ -50,7 +50,8 @@ def test_two_link_layout(two_link):
     assert two_link.joint_names == ('joint1', 'joint2')
     assert two_link.state_names == ['q_joint1', 'q_joint2', 'dq_joint1', 'dq_joint2']
     assert two_link.input_names == ['tau_joint1', 'tau_joint2']
-    assert two_link.param_names == ['damping_joint1', 'damping_joint2', 'gravity']
+    assert two_link.param_names == ['damping_joint1', 'damping_joint2', 'armature_joint1',
+                                    'armature_joint2', 'gravity']
     assert two_link.position == (0, 1) and two_link.velocity == (2, 3)
     np.testing.assert_allclose(two_link.u_ub, [20.0, 20.0])
     np.testing.assert_allclose(two_link.u_lb, [-20.0, -20.0])
@@ -94,7 +95,7 @@ def test_two_link_holding_matches_planar_arm(two_link, planar):
 
 def test_seven_dof_layout_and_bounds(seven):
     assert seven.kind == 'arm'
-    assert seven.nx == 14 and seven.nu == 7 and seven.n_params == 8
+    assert seven.nx == 14 and seven.nu == 7 and seven.n_params == 15
     assert seven.joint_names == tuple('joint%d' % i for i in range(1, 8))
     assert seven.states[0].unit == 'rad' and seven.states[7].unit == 'rad/s'
     assert seven.inputs[0].unit == 'N*m'
@@ -106,7 +107,7 @@ def test_seven_dof_layout_and_bounds(seven):
     np.testing.assert_allclose(seven.u_ub, [150, 150, 80, 80, 30, 20, 10])
     np.testing.assert_allclose(seven.u_lb, -seven.u_ub)
     np.testing.assert_allclose(seven.param_vector(),
-                               [0.5, 0.5, 0.3, 0.3, 0.1, 0.1, 0.05, 9.81])
+                               [0.5, 0.5, 0.3, 0.3, 0.1, 0.1, 0.05] + [0.0] * 7 + [9.81])
     assert seven.wrap == ()
     assert seven.meta['root_link'] == 'base_link' and seven.meta['tip_link'] == 'tool0'
 
@@ -275,7 +276,7 @@ def test_branched_urdf_chain_selection():
     np.testing.assert_allclose(model.x_lb, [-1.5, -np.inf, -0.4, -6.0])
     np.testing.assert_allclose(model.x_ub, [1.5, np.inf, 0.4, 6.0])
     np.testing.assert_allclose(model.u_ub, [100.0, 4.0])
-    np.testing.assert_allclose(model.param_vector(), [0.0, 0.25, 9.81])
+    np.testing.assert_allclose(model.param_vector(), [0.0, 0.25, 0.0, 0.0, 9.81])
     assert model.wrap == (1,)
     # rotor along +x, spin about +y turns it down: holding needs -m g r; yaw feels no gravity
     p = model.param_vector()

@@ -111,12 +111,12 @@ class MPCConfig(Strict):
                       json_schema_extra=STRUCTURAL)
     substeps: int = Field(1, ge=1, le=50, description='RK4 steps per interval',
                           json_schema_extra=STRUCTURAL)
-    goal: List[float] = Field(default_factory=list, description='goal state in the model\'s '
+    goal: List[float] = Field(default_factory=list, description="goal state in the model's "
                               'state order and SI units (empty: the initial state)')
     goal_tolerance: float = Field(0.05, gt=0, le=100, description='goal reached when the '
                                   'wrapped state error norm is below this [SI]')
-    costs: Dict[str, CostConfig] = Field(default_factory=dict, description='cost terms by name',
-                                         json_schema_extra=STRUCTURAL)
+    costs: Dict[str, CostConfig] = Field(default_factory=dict, description='cost terms by name '
+                                         '(the set of terms is fixed at start; weights are not)')
     bounds: BoundsConfig = Field(default_factory=BoundsConfig)
     terminal_constraint: bool = Field(False, description='constrain the last state to the goal')
     terminal_tolerance: float = Field(0.0, ge=0, le=10, description='terminal constraint '

@@ -74,6 +74,7 @@ class OCP:
         obstacles = (ca.reshape(par['obstacles'], 3, self.obstacle_slots)
                      if self.obstacle_slots else None)
         term_cost = [0] * len(self.terms)
+        curvature = []   # Gauss-Newton pieces: exact expressions or (phi, r) pairs
         w, g = [], []
         for k in range(N + 1):
             last = k == N
@@ -83,7 +84,10 @@ class OCP:
                               ref=ref[:, k], p=par['model'], obstacles=obstacles)
             for i, term in enumerate(self.terms):
                 s = Stage(weight=par['w_' + term.name], **stage_args)
-                term_cost[i] = term_cost[i] + (term.terminal(s) if last else term.stage(s))
+                value = term.terminal(s) if last else term.stage(s)
+                term_cost[i] = term_cost[i] + value
+                parts = term.convex_parts(s, terminal=last)
+                curvature.extend(parts if parts is not None else [value])
             w.append(X[k])
             if not last:
                 w.append(U[k])
@@ -94,6 +98,7 @@ class OCP:
         self.w, self.g, self.p = ca.vertcat(*w), ca.vertcat(*g), P
         self.f = sum(term_cost[1:], term_cost[0]) if term_cost else ca.SX(0)
         self.nw, self.ng = self.w.shape[0], self.g.shape[0]
+        self._curvature = curvature
         self.term_costs = ca.Function('term_costs', [self.w, P], [ca.vertcat(*term_cost)])
         stride = m.nx + m.nu
         self.x_index = np.array([[k * stride + i for i in range(m.nx)] for k in range(N + 1)])
@@ -104,6 +109,24 @@ class OCP:
         # per-constraint flags for structure-exploiting solvers: all are equalities except
         # the terminal block, whose bounds decide
         self.equality = [True] * (self.ng - m.nx) + [False] * m.nx
+
+    def gauss_newton_hessian(self):
+        """Generalized Gauss-Newton Hessian of the objective: exact for quadratic terms,
+        J_r' phi''(r) J_r for terms given as convex functions of residuals, no constraint
+        curvature. Positive semidefinite whenever each term's parts are convex."""
+        hess = ca.SX(self.nw, self.nw)
+        for part in self._curvature:
+            if isinstance(part, tuple):
+                phi, r = part
+                rs = ca.SX.sym('r', r.shape[0])
+                d2 = ca.diag(ca.vertcat(*[ca.hessian(phi(rs[i]), rs[i])[0]
+                                          for i in range(r.shape[0])]))
+                d2 = ca.substitute(d2, rs, r)
+                jac = ca.jacobian(r, self.w)
+                hess = hess + jac.T @ d2 @ jac
+            else:
+                hess = hess + ca.hessian(part, self.w)[0]
+        return hess
 
     @property
     def nlp(self):

@@ -54,7 +54,8 @@ def plot_closed_loop(model, log, summary, path):
     ax.set_xlabel('t [s]')
     ax.legend(loc='best', fontsize=8)
     fig.suptitle('%s / %s: goal %s, final error %.3g, energy %.3g %s' % (
-        summary['model'], summary['solver'], 'reached' if summary['goal_reached'] else 'NOT reached',
+        summary['model'], summary['solver'],
+        'reached' if summary['goal_reached'] else 'NOT reached',
         summary['final_error'], summary['energy'], summary['energy_unit']))
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -19,7 +19,7 @@ def parse_args(argv):
     ap.add_argument('--solver', help='backend: ipopt, fatrop, sqp, sqp_rti')
     ap.add_argument('--compiled', action='store_true', help='generated C (sqp, sqp_rti)')
     ap.add_argument('--mismatch', nargs='*', default=[], metavar='NAME=VALUE',
-                    help='plant model parameters that differ from the controller\'s')
+                    help="plant model parameters that differ from the controller's")
     ap.add_argument('--noise', type=float, default=0.0, help='process noise std [SI/sqrt(s)]')
     ap.add_argument('--json', help='write the summary to this file')
     ap.add_argument('--plot', help='write a PNG of states, inputs and solve times')
@@ -102,8 +102,8 @@ def print_summary(s):
         ('final error', '%.4g' % s['final_error']),
         ('energy used', '%.4g %s' % (s['energy'], s['energy_unit'])),
         ('task / energy cost', '%.4g / %.4g' % (s['task_cost'], s['energy_cost'])),
-        ('solve time ms', 'median %.3f  p99 %.3f  max %.3f' % (st['median'], st['p99'],
-                                                              st['max'])),
+        ('solve time ms', 'median %.3f  p99 %.3f  max %.3f' % (
+            st['median'], st['p99'], st['max'])),
         ('iterations', 'median %g  max %d' % (it['median'], it['max'])),
         ('failures / steps', '%d / %d' % (s['failures'], s['steps'])),
     ]

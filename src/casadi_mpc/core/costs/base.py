@@ -50,6 +50,12 @@ class CostTerm:
     def stage(self, s: Stage):
         return ca.SX(0)
 
+    def convex_parts(self, s: Stage, terminal=False):
+        """Optionally the stage (or terminal) cost as a list of (phi, r): cost = sum phi(r),
+        phi convex and elementwise. Gauss-Newton solvers then use J_r' phi''(r) J_r, which stays
+        positive semidefinite; None means the term's exact Hessian is used (quadratic terms)."""
+        return None
+
     def terminal(self, s: Stage):
         return ca.SX(0)
 

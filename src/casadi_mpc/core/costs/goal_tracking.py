@@ -1,4 +1,4 @@
-"""Task: stage cost on the state's distance to the goal, (x - g)' diag(w) (x - g), angles wrapped."""
+"""Task: stage cost on the distance to the goal, (x - g)' diag(w) (x - g), angles wrapped."""
 from .base import CostTerm, weighted_square
 
 

@@ -20,16 +20,17 @@ class Obstacles(CostTerm):
         if model.kind != 'base' or len(model.position) < 2:
             raise ValueError('cost term obstacles needs a planar base model, not %s' % model.name)
 
-    def _penalty(self, s):
+    def convex_parts(self, s, terminal=False):
         px, py = s.x[s.model.position[0]], s.x[s.model.position[1]]
-        total = 0
-        for j in range(s.obstacles.shape[1]):
-            d = ca.sqrt((px - s.obstacles[0, j]) ** 2 + (py - s.obstacles[1, j]) ** 2 + 1e-9)
-            total = total + ca.fmax(0, s.obstacles[2, j] - d) ** 2
-        return s.weight[0] * total
+        dx = px - s.obstacles[0, :].T
+        dy = py - s.obstacles[1, :].T
+        intrusion = ca.fmax(0, s.obstacles[2, :].T - ca.sqrt(dx ** 2 + dy ** 2 + 1e-9))
+        w = s.weight[0]
+        return [(lambda r: w * r ** 2, intrusion)]
 
     def stage(self, s):
-        return self._penalty(s)
+        (phi, r), = self.convex_parts(s)
+        return ca.sum1(phi(r))
 
     def terminal(self, s):
-        return self._penalty(s)
+        return self.stage(s)

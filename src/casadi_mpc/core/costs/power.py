@@ -16,5 +16,12 @@ class Power(CostTerm):
                              '(planar_arm, urdf_arm, double_integrator); %s has none' % model.name)
 
     def stage(self, s):
-        power = s.model.power(s.x, s.u, s.p)
-        return s.weight[0] * ca.sum1(ca.sqrt(power ** 2 + SMOOTHING ** 2) - SMOOTHING)
+        (phi, r), = self.convex_parts(s)
+        return ca.sum1(phi(r))
+
+    def convex_parts(self, s, terminal=False):
+        if terminal:
+            return []
+        w = s.weight[0]
+        return [(lambda r: w * (ca.sqrt(r ** 2 + SMOOTHING ** 2) - SMOOTHING),
+                 s.model.power(s.x, s.u, s.p))]

@@ -24,3 +24,7 @@ class Progress(CostTerm):
     def stage(self, s):
         gained = distance(s.model, s.x, s.goal) - distance(s.model, s.x_next, s.goal)
         return -s.weight[0] * gained
+
+    def convex_parts(self, s, terminal=False):
+        # linear in the distances: a Gauss-Newton model keeps its gradient, adds no curvature
+        return []

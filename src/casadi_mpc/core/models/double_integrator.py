@@ -13,7 +13,7 @@ def build(dim=2, a_max=1.0, v_max=1.0, **_):
     x = ca.SX.sym('x', 2 * dim)
     u = ca.SX.sym('u', dim)
     p = ca.SX.sym('p', 1)   # viscous damping [1/s]
-    pos, vel = x[:dim], x[dim:]
+    vel = x[dim:]
     xdot = ca.vertcat(vel, u - p[0] * vel)
     axes = AXES[:dim]
     mass_power = ca.Function('power', [x, u, p], [u * vel], ['x', 'u', 'p'], ['power'])

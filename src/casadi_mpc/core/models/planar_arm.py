@@ -31,7 +31,7 @@ def lagrangian_terms(q, dq, masses, lengths, g):
     return mass_matrix, coriolis, gravity
 
 
-def build(links=2, tau_max=20.0, dq_max=np.inf, joint_names=None, **_):
+def build(links=2, tau_max=50.0, dq_max=np.inf, joint_names=None, **_):
     n = int(links)
     if n < 1 or n > 7:
         raise ValueError('planar_arm links must be in [1, 7], got %r' % (links,))

@@ -326,12 +326,14 @@ def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=
 
     x = ca.SX.sym('x', 2 * n)
     u = ca.SX.sym('u', n)
-    p = ca.SX.sym('p', n + 1)
+    p = ca.SX.sym('p', 2 * n + 1)
     q, dq = x[:n], x[n:]
-    damping, g = p[:n], p[n]
+    damping, armature, g = p[:n], p[n:2 * n], p[2 * n]
     mass_matrix, coriolis, gravity_unit = _rigid_body_terms(
         _dynamics_xml(root, set(names)), names, q, dq)
     gravity = g * gravity_unit
+    # armature: the rotor inertia reflected through the gearbox, added to the diagonal
+    mass_matrix = mass_matrix + ca.diag(armature)
     qdd = spd_solve(mass_matrix, u - coriolis - gravity - damping * dq)
     opts = {'cse': True}
     rhs = ca.Function('urdf_arm', [x, u, p], [ca.vertcat(dq, qdd)],
@@ -346,8 +348,9 @@ def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=
         states=signals(['q_' + s for s in names] + ['dq_' + s for s in names],
                        ['rad'] * n + ['rad/s'] * n),
         inputs=signals(['tau_' + s for s in names], ['N*m'] * n),
-        params=signals(['damping_' + s for s in names] + ['gravity'],
-                       ['N*m*s/rad'] * n + ['m/s^2'], [j.damping for j in joints] + [GRAVITY]),
+        params=signals(['damping_' + s for s in names] + ['armature_' + s for s in names]
+                       + ['gravity'], ['N*m*s/rad'] * n + ['kg*m^2'] * n + ['m/s^2'],
+                       [j.damping for j in joints] + [0.0] * n + [GRAVITY]),
         rhs=rhs,
         x_lb=bounds([j.lower for j in joints] + list(-velocity)),
         x_ub=bounds([j.upper for j in joints] + list(velocity)),

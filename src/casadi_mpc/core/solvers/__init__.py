@@ -70,7 +70,8 @@ class Solver:
         ok = status in ('optimal', 'acceptable', 'rti', 'max_iter_feasible')
         if not np.all(np.isfinite(w)):
             status, ok = 'error', False
-        if ok:
+        if np.all(np.isfinite(w)):
+            # keep even an unconverged iterate: the next solve continues from it
             self.w = w
             self.lam_g = np.asarray(out['lam_g'], float).ravel()
             self.lam_x = np.asarray(out['lam_x'], float).ravel()

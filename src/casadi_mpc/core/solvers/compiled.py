@@ -31,9 +31,11 @@ def cache_dir(configured=''):
 def structure_key(ocp, name, options):
     nlp = ca.Function('nlp', [ocp.w, ocp.p], [ocp.f, ocp.g])
     digest = hashlib.sha256()
-    for part in (ca.__version__, name, repr(sorted((k, repr(v)) for k, v in options.items()
-                                                    if k != 'hess_lag')),
-                 nlp.serialize(), ' '.join(FLAGS)):
+    plain = sorted((k, repr(v)) for k, v in options.items() if not isinstance(v, ca.Function))
+    functions = [v.serialize() for _, v in sorted(options.items())
+                 if isinstance(v, ca.Function)]
+    for part in (ca.__version__, name, repr(plain), nlp.serialize(), *functions,
+                 ' '.join(FLAGS)):
         digest.update(part.encode())
     return digest.hexdigest()[:20]
 

@@ -1,19 +1,18 @@
 """Backends built on CasADi's nlpsol: ipopt, fatrop, sqp (Gauss-Newton SQP) and sqp_rti.
 
-The Gauss-Newton Hessian is the Hessian of the objective alone: constraint curvature is dropped,
-which is exact Gauss-Newton for the quadratic terms. When the cost holds non-convex terms the QP
-Hessian is regularized to stay positive definite.
+The Gauss-Newton Hessian (OCP.gauss_newton_hessian) drops constraint curvature and the
+non-convex inner curvature of terms written as convex functions of residuals, so the QPs stay
+convex without regularization.
 """
 import casadi as ca
 
-NONCONVEX_TERMS = {'power', 'progress', 'obstacles'}
 BACKENDS = ('ipopt', 'fatrop', 'sqp', 'sqp_rti')
 
 
 def gauss_newton_hessian(ocp):
     lam_f = ca.SX.sym('lam_f')
     lam_g = ca.SX.sym('lam_g', ocp.ng)
-    hess = lam_f * ca.hessian(ocp.f, ocp.w)[0]
+    hess = lam_f * ocp.gauss_newton_hessian()
     return ca.Function('nlp_hess_l', [ocp.w, ocp.p, lam_f, lam_g], [hess],
                        ['x', 'p', 'lam_f', 'lam_g'], ['hess_gamma_x_x'])
 
@@ -39,9 +38,7 @@ def solver_options(ocp, name, max_iter, tol, time_limit):
             'print_header': False, 'print_iteration': False, 'print_status': False,
             'max_iter': 1 if name == 'sqp_rti' else max_iter,
             'tol_pr': tol, 'tol_du': tol, 'hess_lag': gauss_newton_hessian(ocp),
-            'min_step_size': 1e-12})
-        if NONCONVEX_TERMS & set(ocp.term_names):
-            options['convexify_strategy'] = 'regularize'
+            'min_step_size': 1e-12, 'max_iter_ls': 10})
         return options
     raise ValueError('unknown solver %r; choose one of %s' % (name, ', '.join(BACKENDS)))
 

@@ -1,0 +1,115 @@
+"""Backends agree on the optimum, respect hard bounds, and tuning never rebuilds them."""
+import casadi as ca
+import numpy as np
+import pytest
+
+from casadi_mpc.core.controller import MPCController
+from casadi_mpc.core.solvers import Builds
+
+from .problems import config, solver
+
+X0 = np.array([0.0, 0.0, 0.0])
+CONVERGED = ['ipopt', 'fatrop', 'sqp']
+
+
+def solve_once(name, **changes):
+    controller = MPCController(config(solver=solver(name), **changes))
+    return controller, controller.step(X0)
+
+
+@pytest.fixture(scope='module')
+def reference():
+    return solve_once('ipopt')[1]
+
+
+@pytest.mark.parametrize('name', CONVERGED)
+def test_converged_backends_find_the_same_optimum(name, reference):
+    _, result = solve_once(name)
+    assert result.success, result.message
+    # stated tolerance: 1e-5 relative on the cost, 1e-4 on inputs and states
+    assert result.cost == pytest.approx(reference.cost, rel=1e-5)
+    np.testing.assert_allclose(result.u_pred, reference.u_pred, atol=1e-4)
+    np.testing.assert_allclose(result.x_pred, reference.x_pred, atol=1e-4)
+
+
+@pytest.mark.parametrize('name', CONVERGED + ['sqp_rti'])
+def test_trajectories_respect_hard_bounds(name):
+    tight = {'u_min': [-0.3, -0.5], 'u_max': [0.4, 0.5],
+             'x_min': [-0.05, -0.05, -np.inf], 'x_max': [np.inf, 0.2, np.inf]}
+    controller = MPCController(config(solver=solver(name), bounds=tight))
+    x = X0
+    for _ in range(5):
+        result = controller.step(x)
+        assert result.success, result.message
+        us, xs = result.u_pred, result.x_pred[1:]
+        assert np.all(us >= np.array(tight['u_min']) - 1e-6)
+        assert np.all(us <= np.array(tight['u_max']) + 1e-6)
+        assert np.all(xs >= np.array(tight['x_min']) - 1e-5)
+        assert np.all(xs <= np.array(tight['x_max']) + 1e-5)
+        x = result.x_pred[1]
+    assert np.any(result.u_pred[:, 0] > 0.4 - 1e-3)   # the speed bound is active
+
+
+def test_terminal_constraint_is_switched_by_bounds_only():
+    controller = MPCController(config(solver=solver('ipopt'), horizon=15,
+                                      goal=[1.2, 0.0, 0.0]))
+    free = controller.step(X0)
+    before = Builds.count
+    controller.update({'terminal_constraint': True})
+    controller.solver.reset()
+    fixed = controller.step(X0)
+    assert Builds.count == before
+    assert fixed.success
+    np.testing.assert_allclose(fixed.x_pred[-1], [1.2, 0.0, 0.0], atol=1e-6)
+    assert np.linalg.norm(free.x_pred[-1] - [1.2, 0, 0]) > 1e-2
+
+
+def test_weights_goals_and_bounds_change_without_rebuild():
+    controller, first = solve_once('sqp')
+    before = Builds.count
+    controller.update({'costs.effort.weight': [5.0, 5.0]})
+    heavier = controller.step(X0)
+    controller.update({'bounds.u_max': [0.2, 2.0]})
+    bounded = controller.step(X0)
+    controller.set_goal([-1.0, 0.0, 0.0])
+    reversed_ = controller.step(X0)
+    controller.update({'costs.effort.enabled': False})
+    free = controller.step(X0)
+    assert Builds.count == before
+    assert heavier.cost_terms['energy'] != pytest.approx(first.cost_terms['energy'])
+    assert np.sum(heavier.u_pred ** 2) < np.sum(first.u_pred ** 2)
+    assert bounded.u_pred[:, 0].max() <= 0.2 + 1e-6
+    assert reversed_.u_pred[0, 0] < 0
+    assert free.cost_terms['effort'] == 0.0
+
+
+def test_structural_change_is_refused_and_nothing_applied():
+    controller, _ = solve_once('sqp')
+    with pytest.raises(ValueError, match='horizon.*read-only'):
+        controller.update({'horizon': 30, 'costs.effort.weight': [9.0, 9.0]})
+    with pytest.raises(ValueError, match='solver.name'):
+        controller.update({'solver.name': 'ipopt'})
+    assert controller.cfg.costs['effort'].weight == [0.1, 0.1]
+
+
+def test_weight_sensitivity_matches_finite_difference_of_resolves():
+    """Nudge a weight: the optimal cost moves by dJ*/dw (envelope theorem) times the nudge."""
+    controller, result = solve_once('ipopt')
+    ocp = controller.ocp
+    block = ocp.blocks['w_effort']
+    p = controller.params(X0)
+    w_opt = controller.solver.w
+    grad = ca.Function('g', [ocp.w, ocp.p], [ca.jacobian(ocp.f, ocp.p)])
+    analytic = np.asarray(grad(w_opt, p), float).ravel()[block.slice]
+    assert np.all(analytic > 0)   # more effort weight can only cost more
+
+    def optimal_cost(weight):
+        return solve_once('ipopt', costs__effort__weight=weight)[1].cost
+    h = 1e-4
+    base = [0.1, 0.1]
+    for i in range(2):
+        up, down = list(base), list(base)
+        up[i] += h
+        down[i] -= h
+        numeric = (optimal_cost(up) - optimal_cost(down)) / (2 * h)
+        assert numeric == pytest.approx(analytic[i], rel=2e-3, abs=1e-6)

@@ -1,0 +1,73 @@
+"""Every model reaches its goal in closed loop with its shipped configuration."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from casadi_mpc.core import closed_loop
+from casadi_mpc.core.config import load
+from casadi_mpc.core.controller import MPCController
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config'
+# (config, steps, mismatch for the plant); time limits are lifted: tests assert behaviour
+CASES = [('diff_drive', 80, {}), ('double_integrator', 80, {}), ('planar_arm', 120, {}),
+         ('planar_arm', 150, {'mass2': 1.2, 'damping1': 0.3}), ('urdf_arm', 80, {})]
+
+
+def controller_for(robot, **changes):
+    cfg = load(CONFIG_DIR / ('%s.yaml' % robot)).model_dump()
+    cfg['solver']['time_limit'] = 10.0
+    for key, value in changes.items():
+        cfg[key] = value
+    return MPCController(cfg)
+
+
+@pytest.mark.parametrize('robot,steps,mismatch', CASES,
+                         ids=['%s%s' % (c[0], '-mismatch' if c[2] else '') for c in CASES])
+def test_model_reaches_goal_within_bounds(robot, steps, mismatch):
+    controller = controller_for(robot)
+    params = dict(controller.cfg.model.params, **mismatch)
+    log, summary = closed_loop.run(controller, np.zeros(controller.model.nx), steps, params,
+                                   stop_at_goal=True)
+    assert summary['goal_reached'], summary
+    assert summary['failures'] == 0
+    u = np.asarray(log.u)
+    t = controller.tuning
+    assert np.all(u >= t.u_lb - 1e-9) and np.all(u <= t.u_ub + 1e-9)
+    x = np.asarray(log.x)
+    finite_lb = np.where(np.isfinite(t.x_lb), t.x_lb, -1e9)
+    finite_ub = np.where(np.isfinite(t.x_ub), t.x_ub, 1e9)
+    # states stay within their bounds up to the plant/model integration mismatch
+    assert np.all(x >= finite_lb - 0.05) and np.all(x <= finite_ub + 0.05)
+
+
+def test_obstacle_is_avoided_on_the_way():
+    controller = controller_for('double_integrator')
+    log, summary = closed_loop.run(controller, np.zeros(4), 80, stop_at_goal=True)
+    assert summary['goal_reached']
+    ob = controller.cfg.obstacles
+    centre = np.array([ob.x[0], ob.y[0]])
+    clearance = np.linalg.norm(np.asarray(log.x)[:, :2] - centre, axis=1).min()
+    assert clearance > ob.radius[0]
+    straight = np.linspace([0, 0], controller.goal[:2], 50)
+    assert np.linalg.norm(straight - centre, axis=1).min() < ob.radius[0]   # it had to swerve
+
+
+def test_more_effort_weight_spends_less_energy():
+    energies = []
+    for weight in ([0.01, 0.01], [1.0, 1.0]):
+        controller = controller_for('diff_drive')
+        controller.update({'costs.effort.weight': weight})
+        _, summary = closed_loop.run(controller, np.zeros(3), 60)
+        energies.append(summary['energy'])
+    assert energies[1] < 0.9 * energies[0]
+
+
+def test_failed_solves_fall_back_to_the_safe_input():
+    controller = controller_for('planar_arm')
+    controller.update({'solver.time_limit': 1e-7})   # every solve misses its deadline
+    log, summary = closed_loop.run(controller, np.zeros(4), 5)
+    assert summary['failures'] == 5
+    hold = controller.safe_input(np.zeros(4))
+    np.testing.assert_allclose(log.u[0], hold)
+    assert set(log.status) == {'timeout'}
