@@ -7,6 +7,7 @@ import pytest
 from casadi_mpc.core import closed_loop
 from casadi_mpc.core.config import load
 from casadi_mpc.core.controller import MPCController
+from casadi_mpc.core.plant import Plant
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config'
 # (config, steps, mismatch for the plant); time limits are lifted: tests assert behaviour
@@ -71,3 +72,25 @@ def test_failed_solves_fall_back_to_the_safe_input():
     hold = controller.safe_input(np.zeros(4))
     np.testing.assert_allclose(log.u[0], hold)
     assert set(log.status) == {'timeout'}
+
+
+def test_tracks_a_moving_reference_per_stage():
+    """reference_tracking: a point moving along y = 0.5 at 0.4 m/s, one reference per stage."""
+    cfg = load(CONFIG_DIR / 'diff_drive.yaml').model_dump()
+    cfg['costs'] = {'reference_tracking': {'weight': [5.0, 5.0, 0.5]},
+                    'effort': {'weight': [0.05, 0.05]}}
+    cfg['solver']['time_limit'] = 10.0
+    controller = MPCController(cfg)
+    speed, dt, N = 0.4, controller.cfg.dt, controller.ocp.N
+    plant = Plant(controller.model, np.zeros(3))
+    errors = []
+    for k in range(80):
+        t = (k + np.arange(N + 1)) * dt
+        ref = np.column_stack([speed * t, np.full(N + 1, 0.5), np.zeros(N + 1)])
+        controller.set_reference(ref)
+        result = controller.step(plant.x)
+        assert result.success, result.message
+        plant.step(result.u0, dt)
+        errors.append(np.linalg.norm(plant.x[:2] - [speed * (k + 1) * dt, 0.5]))
+    assert max(errors[-20:]) < 0.05   # locked on after the approach
+    assert errors[0] > 0.3
