@@ -74,6 +74,7 @@ def test_weights_goals_and_bounds_change_without_rebuild():
     controller.set_goal([-1.0, 0.0, 0.0])
     reversed_ = controller.step(X0)
     controller.update({'costs.effort.enabled': False})
+    np.testing.assert_allclose(controller.goal, [-1.0, 0.0, 0.0])   # tuning keeps the goal
     free = controller.step(X0)
     assert Builds.count == before
     assert heavier.cost_terms['energy'] != pytest.approx(first.cost_terms['energy'])

@@ -149,6 +149,8 @@ class MPCController:
             raise ConfigError('%s: read-only at run time (it changes the problem structure)'
                               % ', '.join(structural))
         tuning = resolve(new, self.model, self.terms)
+        if 'goal' not in changes:
+            tuning.goal = self.tuning.goal   # a goal set at run time outlives tuning changes
         self.cfg, self.tuning = new, tuning
         self.solver.time_limit = new.solver.time_limit
         self._goal_given = self._goal_given or bool(new.goal)

@@ -1,17 +1,27 @@
-"""Solver backends behind one interface: every call returns a SolveResult and never raises."""
+"""Solver backends behind one interface: every call returns a SolveResult and never raises.
+
+Symbolic backends run CasADi's nlpsol (ipopt, fatrop, sqpmethod). Compiled sqp and sqp_rti run
+the structured kernel (structured.py, kernel.c): generated C for the stage-wise QP data, a
+Riccati-based interior point QP solver and the SQP loop, in one shared library cached on disk.
+"""
 import time
 
 import numpy as np
 
 from .base import SolveResult, failure
-from .compiled import Counter, compile_solver, structure_key
-from .nlp import BACKENDS, build_nlpsol, solver_options
+from .compiled import build_library, Counter, Kernel, library_path
+from .nlp import BACKENDS, build_nlpsol
+from .structured import KernelSource, structure_digest
 
 COMPILABLE = ('sqp', 'sqp_rti')
 SUCCESS = {'Solve_Succeeded': 'optimal', 'Solved_To_Acceptable_Level': 'acceptable',
            'SUCCESS': 'optimal', 'Maximum_Iterations_Exceeded': 'max_iter',
            'Maximum_WallTime_Exceeded': 'timeout', 'Infeasible_Problem_Detected': 'infeasible',
            'MAX_ITER': 'max_iter'}
+# kernel status codes (kernel.c) -> result status
+KERNEL_STATUS = {0: 'optimal', 1: 'max_iter', 2: 'timeout', 3: 'infeasible', 4: 'error',
+                 5: 'rti'}
+OK = ('optimal', 'acceptable', 'rti', 'max_iter_feasible')
 
 
 class Builds:
@@ -20,8 +30,15 @@ class Builds:
     count = 0
 
 
+def structure_key(ocp, name='sqp', options=None):
+    """Cache key of the compiled kernel for ``ocp`` (``name``/``options`` do not change the
+    generated code: RTI or converged, limits and tolerances are run-time settings)."""
+    return structure_digest(ocp)
+
+
 class Solver:
-    """One backend for one OCP; warm starts itself from the shifted previous solution."""
+    """One backend for one OCP; warm starts itself from the previous solution (shifted one
+    stage when iterating to convergence, as it is for real-time iterations)."""
 
     def __init__(self, ocp, name='ipopt', max_iter=100, tol=1e-6, time_limit=1.0,
                  compiled=False, cache_dir='', progress=None):
@@ -30,28 +47,128 @@ class Solver:
         if compiled and name not in COMPILABLE:
             raise ValueError('compiled mode is available for %s, not %s'
                              % (', '.join(COMPILABLE), name))
-        self.ocp, self.name, self.time_limit = ocp, name, float(time_limit)
+        self.ocp, self.name = ocp, name
         self.rti = name == 'sqp_rti'
-        options = solver_options(ocp, name, max_iter, tol, time_limit)
-        self.fn = build_nlpsol(ocp, name, max_iter, tol, time_limit)
         self.compiled = bool(compiled)
+        self.tol, self.max_iter = float(tol), int(max_iter)
         self.built = False
+        self.kernel = None
+        self.fn = None
+        self._time_limit = float(time_limit)
         if self.compiled:
-            key = structure_key(ocp, name, options)
-            self.fn, self.built = compile_solver(self.fn, key, cache_dir, progress)
+            self._load_kernel(cache_dir, progress)
+        else:
+            self.fn = build_nlpsol(ocp, name, max_iter, tol, time_limit)
         Builds.count += 1
-        self.tol = tol
         self.reset()
+
+    # ---------------------------------------------------------------- compiled kernel
+    def _load_kernel(self, cache_dir, progress):
+        ocp = self.ocp
+        key = structure_key(ocp)
+        path = library_path(key, cache_dir)
+        if path.exists():
+            try:
+                self.kernel = Kernel(path, ocp.nw, ocp.n_p, len(ocp.terms))
+            except (OSError, RuntimeError):
+                path.unlink()   # a damaged or foreign file: build it again
+        if self.kernel is None:
+            say = progress or (lambda msg: None)
+            say('building the compiled %s solver for %s (N = %d)'
+                % (self.name, ocp.model.name, ocp.N))
+            source = KernelSource(ocp, say=say)
+            path, self.built = build_library(source.generate, key, cache_dir, progress)
+            self.kernel = Kernel(path, ocp.nw, ocp.n_p, len(ocp.terms))
+        self._apply_settings()
+        self._x0 = ocp.blocks['x0'].slice
+        self._u_prev = ocp.blocks['u_prev'].slice
+        self._names = [t.name for t in ocp.terms]
+        self._task = [i for i, t in enumerate(ocp.terms) if t.kind == 'task']
+        self._energy = [i for i, t in enumerate(ocp.terms) if t.kind == 'energy']
+
+    def _apply_settings(self):
+        if self.kernel is not None:
+            # RTI keeps its iterate where the last QP put it (initial-value embedding); the
+            # converged mode starts from the shifted solution. QPs are solved to 1e-8 in RTI,
+            # to a tenth of the tolerance when iterating (the QP's multipliers enter the test)
+            qp_tol = 1e-8 if self.rti else min(1e-8, max(1e-12, 0.1 * self.tol))
+            self.kernel.settings(self.max_iter, self.tol, self.tol, self._time_limit,
+                                 rti=int(self.rti), shift=int(not self.rti), qp_tol=qp_tol)
+
+    @property
+    def time_limit(self):
+        return self._time_limit
+
+    @time_limit.setter
+    def time_limit(self, value):
+        self._time_limit = float(value)
+        self._apply_settings()
 
     def reset(self):
         self.w, self.lam_g, self.lam_x = None, None, None
+        self._p_last = None
+
+    def prepare(self):
+        """Linearize for the next step now (compiled RTI), so the next ``solve`` only has to
+        solve the QP once the new state is known. Optional: ``solve`` prepares when needed."""
+        if self.kernel is None or self.w is None or self._p_last is None:
+            return
+        p = self._p_last.copy()
+        p[self._u_prev] = self.w[self.ocp.u_index[0]]
+        self.kernel.prepare(p)
 
     def solve(self, p, bounds, guess=None):
         """Solve for parameters ``p`` and ``bounds`` = (lbw, ubw, lbg, ubg). Never raises."""
+        if self.kernel is not None:
+            return self._solve_kernel(p, bounds, guess)
+        return self._solve_nlpsol(p, bounds, guess)
+
+    def _solve_kernel(self, p, bounds, guess):
+        ocp, kernel = self.ocp, self.kernel
+        try:
+            kernel.load(p, *bounds)
+        except (TypeError, ValueError) as exc:
+            return failure('error', 'bad solve arguments: %s' % exc)
+        if self.w is None or guess is not None:
+            kernel.set_guess(guess if guess is not None else ocp.guess(p[self._x0]))
+        started = time.perf_counter()
+        code = kernel.solve()
+        elapsed = time.perf_counter() - started
+        out, nw = kernel.out, ocp.nw
+        w = out[:nw].copy()
+        status = KERNEL_STATUS.get(code, 'error')
+        if status == 'max_iter' and out[nw + 3] < max(1e-4, 100 * self.tol):
+            status = 'max_iter_feasible'
+        if status in OK and elapsed > self._time_limit:
+            status = 'timeout'
+        ok = status in OK
+        if status != 'error':
+            # keep even an unconverged iterate: the next solve continues from it
+            self.w, self._p_last = w, kernel.buffers[0].copy()
+        else:
+            self.reset()
+        terms = out[nw + 7:].tolist()
+        split = dict(zip(self._names, terms))
+        split['task'] = sum(terms[i] for i in self._task)
+        split['energy'] = sum(terms[i] for i in self._energy)
+        xs, us = w[ocp.x_index], w[ocp.u_index]
+        return SolveResult(status=status, success=ok, u0=us[0].copy() if ok else None,
+                           x_pred=xs, u_pred=us, iterations=int(out[nw + 2]),
+                           solve_time=elapsed, cost=float(out[nw]), cost_terms=split,
+                           message='' if ok else 'solver status %s' % status)
+
+    # ---------------------------------------------------------------- CasADi nlpsol
+    def _solve_nlpsol(self, p, bounds, guess):
         ocp = self.ocp
         if self.w is None or guess is not None:
             w0 = guess if guess is not None else ocp.guess(p[ocp.blocks['x0'].slice])
             lam_g, lam_x = np.zeros(ocp.ng), np.zeros(ocp.nw)
+        elif self.rti:
+            # real-time iteration: continue from the last iterate, as the compiled kernel (and
+            # acados) do, so RTI settles exactly where the converged solver does. qrqp gets
+            # the bound multipliers as its active-set guess, not the constraint multipliers:
+            # given both, it fails on the 7-DOF arm
+            w0, lam_g, lam_x = self.w, np.zeros(ocp.ng), self.lam_x
         else:
             w0, lam_g, lam_x = ocp.shift(self.w), ocp.shift_duals(self.lam_g), self.lam_x
         lbw, ubw, lbg, ubg = bounds
@@ -64,10 +181,9 @@ class Solver:
         elapsed = time.perf_counter() - started
         w = np.asarray(out['x'], float).ravel()
         status, iterations = self._status(out, w, lbg, ubg)
-        if status in ('optimal', 'acceptable', 'rti', 'max_iter_feasible') and elapsed > \
-                self.time_limit:
+        if status in OK and elapsed > self._time_limit:
             status = 'timeout'
-        ok = status in ('optimal', 'acceptable', 'rti', 'max_iter_feasible')
+        ok = status in OK
         if not np.all(np.isfinite(w)):
             status, ok = 'error', False
         if np.all(np.isfinite(w)):
@@ -91,15 +207,10 @@ class Solver:
         g = np.asarray(out['g'], float).ravel()
         violation = float(np.max(np.maximum(np.maximum(lbg - g, g - ubg), 0.0), initial=0.0))
         feasible = np.isfinite(violation) and violation < max(1e-4, 100 * self.tol)
-        if self.compiled:
-            # generated code carries no statistics; judge by the iterate itself
-            if self.rti:
-                return ('rti' if np.isfinite(violation) else 'error'), 1
-            return ('optimal' if feasible else 'infeasible'), -1
         stats = self.fn.stats()
         iterations = int(stats.get('iter_count', 0))
         if self.rti:
-            return 'rti', max(iterations, 1)
+            return ('rti' if np.isfinite(violation) else 'error'), max(iterations, 1)
         raw = stats.get('return_status', 'unknown')
         status = SUCCESS.get(raw, 'optimal' if stats.get('success') else str(raw).lower())
         if status == 'max_iter' and feasible:

@@ -38,7 +38,7 @@ def solver_options(ocp, name, max_iter, tol, time_limit):
             'print_header': False, 'print_iteration': False, 'print_status': False,
             'max_iter': 1 if name == 'sqp_rti' else max_iter,
             'tol_pr': tol, 'tol_du': tol, 'hess_lag': gauss_newton_hessian(ocp),
-            'min_step_size': 1e-12, 'max_iter_ls': 10})
+            'min_step_size': 1e-12, 'max_iter_ls': 0 if name == 'sqp_rti' else 10})
         return options
     raise ValueError('unknown solver %r; choose one of %s' % (name, ', '.join(BACKENDS)))
 

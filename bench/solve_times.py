@@ -1,0 +1,277 @@
+"""Solve times on the two standard problems: every backend of ours, and do-mpc, in one run.
+
+Closed loop as the peers run it (bench/peers/problems.py): the plant is one RK4 step of dt of
+the same model, from the standard start to the standard goal. Per control step it records
+
+  solve  the solver call alone (Solver.solve's solve_time), the scope acados times
+  step   the whole MPCController.step (parameters, bounds, solve, result): our per-step cost,
+         the scope do-mpc's make_step has
+  prep   compiled RTI with preparation: the linearization done after the plant step, off the
+         critical path (Solver.prepare); that row's solve and step are the feedback alone
+
+Ratios are ours / peer (below 1: we are faster): step / do-mpc's make_step and solve (plus
+prep) / acados' solve. Timings are noisy on shared machines: --repeat runs every closed loop
+several times and reports the medians of the per-run figures. Not a test: it prints.
+
+    python bench/solve_times.py [--problem unicycle|arm2|all] [--steps K] [--repeat R]
+                                [--quick] [--only sqp,sqp_rti-c] [--json FILE]
+"""
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import standard
+from casadi_mpc.core.controller import MPCController
+from casadi_mpc.core.integrators import rk4_step
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REQUIREMENTS = os.path.join(HERE, 'requirements.txt')
+# (label, solver, compiled, prepare between steps)
+BACKENDS = [('ipopt', 'ipopt', False, False), ('fatrop', 'fatrop', False, False),
+            ('sqp', 'sqp', False, False), ('sqp_rti', 'sqp_rti', False, False),
+            ('sqp-c', 'sqp', True, False), ('sqp_rti-c', 'sqp_rti', True, False),
+            ('sqp_rti-c+prep', 'sqp_rti', True, True)]
+QUICK_STEPS = {'unicycle': 40, 'arm2': 80}
+
+
+def closed_loop(problem, solver, compiled, prepare, steps, progress=None):
+    """One closed loop of ours; returns the figures of this run."""
+    cfg = standard.config(problem, solver, compiled)
+    started = time.perf_counter()
+    controller = MPCController(cfg, progress=progress)
+    build = time.perf_counter() - started
+    model = controller.model
+    plant = rk4_step(model, controller.cfg.dt)
+    p = controller.tuning.model_p
+    x = standard.initial_state(problem)
+    solve, step, prep, iters, failures = [], [], [], [], 0
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        result = controller.step(x)
+        step.append(time.perf_counter() - t0)
+        solve.append(result.solve_time)
+        iters.append(result.iterations)
+        if result.success:
+            u = result.u0
+        else:
+            failures += 1
+            u = controller.safe_input(x)
+            controller.applied(u)
+        x = np.asarray(plant(x, u, p), float).ravel()
+        if prepare:
+            t0 = time.perf_counter()
+            controller.solver.prepare()
+            prep.append(time.perf_counter() - t0)
+    ms = {name: 1e3 * np.asarray(v) for name, v in
+          (('solve', solve), ('step', step), ('prep', prep or [0.0]))}
+    return {
+        'solve_median': float(np.median(ms['solve'])),
+        'solve_p99': float(np.percentile(ms['solve'], 99)),
+        'step_median': float(np.median(ms['step'])),
+        'step_p99': float(np.percentile(ms['step'], 99)),
+        'prep_median': float(np.median(ms['prep'])),
+        'final_error': float(np.linalg.norm(x - np.asarray(cfg['goal']))),
+        'iterations': float(np.median(iters)),
+        'failures': failures, 'build_s': build, 'steps': steps,
+    }
+
+
+def ours(problem, steps, repeat, only=None, progress=None):
+    """Figures per backend label: medians over ``repeat`` runs of each run's figures."""
+    rows = {}
+    for label, solver, compiled, prepare in BACKENDS:
+        if only and label not in only:
+            continue
+        runs = [closed_loop(problem, solver, compiled, prepare, steps, progress)
+                for _ in range(repeat)]
+        row = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+        row['final_error'] = runs[0]['final_error']
+        row['build_s'] = runs[0]['build_s']
+        rows[label] = row
+        print('  %-15s %s' % (label, _short(row)), file=sys.stderr, flush=True)
+    return rows
+
+
+def _short(row):
+    return 'solve %.3f ms, step %.3f ms, error %.4f' % (
+        row['solve_median'], row['step_median'], row['final_error'])
+
+
+def have_dompc():
+    return importlib.util.find_spec('do_mpc') is not None
+
+
+def install_hint():
+    return '%s -m pip install -r %s' % (sys.executable, os.path.relpath(REQUIREMENTS))
+
+
+def run_peer(cmd, timeout=1800):
+    """Run a peer script; returns its JSON lines, or raises RuntimeError with the reason."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError('%s: %s' % (' '.join(cmd[:2]), exc)) from None
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{')]
+    if not lines:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        raise RuntimeError('no result from %s (exit %d): %s' % (
+            os.path.basename(cmd[1]), proc.returncode, ' / '.join(tail)))
+    return lines
+
+
+def peer_rows(lines, problem, tool):
+    """Peer figures for one problem, or an error string."""
+    for line in lines:
+        if line.get('tool') != tool:
+            continue
+        if 'error' in line:
+            return line['error']
+        res = line.get('problems', {}).get(problem)
+        if res is None:
+            return 'no result for %s' % problem
+        if 'error' in res:
+            return res['error']
+        return res
+    return 'no %s result' % tool
+
+
+def dompc(problem, steps, repeat):
+    """do-mpc's figures (medians over repeats) or a string saying why there are none."""
+    if not have_dompc():
+        return 'do-mpc is not installed; install it with: %s' % install_hint()
+    cmd = [sys.executable, os.path.join(HERE, 'peers', 'dompc_peer.py'), '--problem', problem,
+           '--steps', str(steps)]
+    return _repeat_peer(cmd, problem, 'do-mpc', repeat)
+
+
+def acados(problem, steps, repeat):
+    cmd = ['bash', os.path.join(HERE, 'peers', 'run_acados.sh'), '--problem', problem,
+           '--steps', str(steps), '--variant', 'rti']
+    return _repeat_peer(cmd, problem, 'acados-rti', repeat)
+
+
+def _repeat_peer(cmd, problem, tool, repeat):
+    runs = []
+    for _ in range(repeat):
+        try:
+            res = peer_rows(run_peer(cmd), problem, tool)
+        except RuntimeError as exc:
+            res = str(exc)
+        if isinstance(res, str):
+            return res
+        runs.append(res)
+    out = {k: float(np.median([r[k] for r in runs])) for k in ('median_ms', 'p99_ms')}
+    out['final_error'] = runs[0]['final_error']
+    return out
+
+
+def table(problem, rows, peers):
+    """The printed table for one problem. ``peers``: tool -> figures dict or reason string."""
+    dm = peers.get('do-mpc')
+    ac = peers.get('acados-rti')
+    dm_ms = dm['median_ms'] if isinstance(dm, dict) else None
+    ac_ms = ac['median_ms'] if isinstance(ac, dict) else None
+    head = ('%-16s %9s %9s %9s %9s %8s %10s %6s' % (
+        'backend', 'solve ms', 'p99 ms', 'step ms', 'p99 ms', 'prep ms', 'final err', 'iters'))
+    if 'do-mpc' in peers:
+        head += ' %9s' % '/do-mpc'
+    if 'acados-rti' in peers:
+        head += ' %9s' % '/acados'
+    lines = ['%s (N = %d, %d closed-loop steps)' % (
+        problem, standard.PROBLEMS[problem][0]['horizon'], _steps(rows)), head,
+        '-' * len(head)]
+    for label, r in rows.items():
+        line = '%-16s %9.3f %9.3f %9.3f %9.3f %8s %10.4f %6.0f' % (
+            label, r['solve_median'], r['solve_p99'], r['step_median'], r['step_p99'],
+            '%.3f' % r['prep_median'] if r['prep_median'] else '-', r['final_error'],
+            r['iterations'])
+        if 'do-mpc' in peers:
+            line += ' %9s' % _ratio(r['step_median'], dm_ms)
+        if 'acados-rti' in peers:
+            line += ' %9s' % _ratio(r['solve_median'] + r['prep_median'], ac_ms)
+        if r['failures']:
+            line += '  (%d failed steps)' % r['failures']
+        lines.append(line)
+    for tool, res in peers.items():
+        if isinstance(res, dict):
+            line = '%-16s %9.3f %9.3f %9s %9s %8s %10.4f %6s' % (
+                tool, res['median_ms'], res['p99_ms'], '-', '-', '-', res['final_error'], '-')
+            lines.append(line)
+        else:
+            lines.append('%-16s skipped: %s' % (tool, res))
+    return '\n'.join(lines)
+
+
+def _steps(rows):
+    return int(next(iter(rows.values()))['steps']) if rows else 0
+
+
+def _ratio(ours_ms, peer_ms):
+    return '%.3f' % (ours_ms / peer_ms) if peer_ms else '-'
+
+
+def parse_args(description, argv=None):
+    ap = argparse.ArgumentParser(description=description,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--problem', default='all', choices=['all', *standard.PROBLEMS])
+    defaults = ', '.join('%s %d' % (k, v[1]) for k, v in standard.PROBLEMS.items())
+    ap.add_argument('--steps', type=int, default=None,
+                    help="closed-loop steps (default: the problem's, %s)" % defaults)
+    ap.add_argument('--repeat', type=int, default=3, help='closed-loop runs per backend')
+    ap.add_argument('--quick', action='store_true',
+                    help='fewer steps (%s) and one run' % ', '.join(
+                        '%s %d' % kv for kv in QUICK_STEPS.items()))
+    ap.add_argument('--only', default='', help='comma-separated backend labels (%s)'
+                    % ', '.join(b[0] for b in BACKENDS))
+    ap.add_argument('--no-peers', action='store_true', help='our backends only')
+    ap.add_argument('--json', default='', help='also write all figures to this file')
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.repeat = 1
+    return args
+
+
+def main(argv=None, with_acados=False, description=__doc__):
+    args = parse_args(description, argv)
+    problems = list(standard.PROBLEMS) if args.problem == 'all' else [args.problem]
+    only = set(filter(None, args.only.split(',')))
+    unknown = only - {b[0] for b in BACKENDS}
+    if unknown:
+        sys.exit('unknown backend label(s) %s' % ', '.join(sorted(unknown)))
+    if not args.no_peers and not have_dompc():
+        print('do-mpc is not installed, its column is skipped; install it with:\n  %s'
+              % install_hint(), flush=True)
+    results = {}
+    for problem in problems:
+        steps = args.steps or (QUICK_STEPS[problem] if args.quick else
+                               standard.PROBLEMS[problem][1])
+        print('%s: our backends (%d steps x %d runs)' % (problem, steps, args.repeat),
+              file=sys.stderr, flush=True)
+        rows = ours(problem, steps, args.repeat, only,
+                    progress=lambda msg: print('  build: ' + msg, file=sys.stderr, flush=True))
+        peers = {}
+        if not args.no_peers:
+            print('%s: do-mpc' % problem, file=sys.stderr, flush=True)
+            peers['do-mpc'] = dompc(problem, steps, args.repeat)
+            if with_acados:
+                print('%s: acados (its own venv and process)' % problem, file=sys.stderr,
+                      flush=True)
+                peers['acados-rti'] = acados(problem, steps, args.repeat)
+                if isinstance(peers['acados-rti'], str):
+                    print('acados failed: %s' % peers['acados-rti'], flush=True)
+        results[problem] = {'ours': rows, 'peers': peers}
+        print(table(problem, rows, peers) + '\n', flush=True)
+    if args.json:
+        with open(args.json, 'w') as out:
+            json.dump(results, out, indent=1)
+    return results
+
+
+if __name__ == '__main__':
+    main()
