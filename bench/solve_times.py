@@ -53,16 +53,11 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None):
     solve, step, prep, iters, failures = [], [], [], [], 0
     for _ in range(steps):
         t0 = time.perf_counter()
-        result = controller.step(x)
+        u, result = controller.act(x)
         step.append(time.perf_counter() - t0)
         solve.append(result.solve_time)
         iters.append(result.iterations)
-        if result.success:
-            u = result.u0
-        else:
-            failures += 1
-            u = controller.safe_input(x)
-            controller.applied(u)
+        failures += not result.success
         x = np.asarray(plant(x, u, p), float).ravel()
         if prepare:
             t0 = time.perf_counter()

@@ -49,13 +49,8 @@ def run(controller, x0, steps, plant_params=None, noise_std=0.0, seed=0, progres
     log, energy, failures = Log(), 0.0, 0
     x = plant.x.copy()
     for k in range(steps):
-        result = controller.step(x)
-        if result.success:
-            u = result.u0
-        else:
-            failures += 1
-            u = controller.safe_input(x)
-            controller.applied(u)
+        u, result = controller.act(x)
+        failures += not result.success
         log.t.append(k * dt)
         log.x.append(x)
         log.u.append(u)

@@ -214,6 +214,16 @@ class MPCController:
             x[i] = prev[i] + np.arctan2(np.sin(x[i] - prev[i]), np.cos(x[i] - prev[i]))
         return x
 
+    def act(self, x):
+        """Offline loops: the solved command, or the safe input when the solve failed.
+        Returns (u, result)."""
+        result = self.step(x)
+        if result.success:
+            return result.u0, result
+        u = self.safe_input(x)
+        self.applied(u)
+        return u, result
+
     def safe_input(self, x):
         return self.model.safe_input(x, self.tuning.model_p, self.cfg.hold_position)
 
