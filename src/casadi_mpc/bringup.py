@@ -1,0 +1,209 @@
+"""The system as data: which nodes run, with which parameters and remappings.
+
+``sim``: sim_node + mpc_node (the simulator publishes /clock, the controller runs on it).
+``robot``: mpc_node alone, remapped onto a real driver (ros2_control controllers by default).
+
+The launch files (launch/*.launch.py) turn these NodeSpecs into launch_ros Nodes; the runner
+(``casadi-mpc launch``) starts the same specs as processes where ``launch`` is not installed.
+"""
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import yaml
+
+PACKAGE = 'casadi_mpc'
+MODES = ('sim', 'robot')
+ROBOTS = ('diff_drive', 'double_integrator', 'planar_arm', 'urdf_arm')
+# how each robot is commanded: base velocities (cmd_vel), base accelerations or joint torques
+# (commands)
+INTERFACE = {'diff_drive': 'twist', 'double_integrator': 'inputs', 'planar_arm': 'arm',
+             'urdf_arm': 'arm'}
+# default remappings of ``robot`` mode onto ros2_control controllers
+DRIVER_REMAPS = {
+    'twist': [('cmd_vel', '/diff_drive_controller/cmd_vel'),
+              ('odom', '/diff_drive_controller/odom')],
+    'inputs': [('commands', '/forward_acceleration_controller/commands'),
+               ('odom', '/odometry/filtered')],
+    'arm': [('commands', '/forward_effort_controller/commands'),
+            ('joint_states', '/joint_states')],
+}
+
+# launch argument -> (default, description); defaults of '' are filled per mode below
+ARGUMENTS = {
+    'robot': ('diff_drive', 'robot model and parameter set: ' + ' | '.join(ROBOTS)),
+    'params_file': ('', 'ROS 2 parameter file with mpc_node (and sim_node) sections; default: '
+                    "the package's config/<robot>.yaml"),
+    'use_sim_time': ('', 'run mpc_node on /clock (default: true for sim, false for robot)'),
+    'namespace': ('', 'namespace for all nodes (topics are relative, so they follow)'),
+    'remaps': ('', 'extra mpc_node remappings "from:=to", comma separated; robot mode adds '
+               'the ros2_control defaults (e.g. cmd_vel:=/diff_drive_controller/cmd_vel)'),
+    'real_time_factor': ('1.0', 'sim: simulated seconds per wall-clock second'),
+    'log_level': ('info', 'log level of all nodes: debug | info | warn | error'),
+}
+
+
+@dataclass
+class NodeSpec:
+    """One node: what to run and how to configure it."""
+
+    executable: str
+    module: str
+    name: str
+    package: str = PACKAGE
+    namespace: str = ''
+    params_files: List[str] = field(default_factory=list)
+    parameters: Dict[str, object] = field(default_factory=dict)
+    remappings: List[Tuple[str, str]] = field(default_factory=list)
+    log_level: str = 'info'
+
+    def ros_args(self):
+        """The command-line form: --ros-args -r __node:=... --params-file ... -p ... -r ..."""
+        args = ['--ros-args', '-r', '__node:=' + self.name]
+        if self.namespace:
+            args += ['-r', '__ns:=' + absolute(self.namespace)]
+        for path in self.params_files:
+            args += ['--params-file', str(path)]
+        for key, value in self.parameters.items():
+            args += ['-p', '%s:=%s' % (key, yaml_value(value))]
+        for src, dst in self.remappings:
+            args += ['-r', '%s:=%s' % (src, dst)]
+        args += ['--log-level', self.log_level]
+        return args
+
+    def command(self, python=None):
+        return [python or sys.executable, '-m', self.module] + self.ros_args()
+
+
+def absolute(namespace):
+    return '/' + namespace.strip('/') if namespace.strip('/') else ''
+
+
+def yaml_value(value):
+    """A parameter value as the YAML text ``-p name:=value`` expects."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[%s]' % ', '.join(yaml_value(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def truthy(text):
+    value = str(text).strip().lower()
+    if value in ('true', '1', 'yes', 'on'):
+        return True
+    if value in ('false', '0', 'no', 'off', ''):
+        return False
+    raise ValueError('expected true or false, got %r' % text)
+
+
+def parse_remaps(text):
+    """'a:=b, c:=d' (or a=b) -> [(a, b), (c, d)]."""
+    out = []
+    for item in re.split(r'[,\s]+', str(text).strip()):
+        if not item:
+            continue
+        src, sep, dst = item.partition(':=') if ':=' in item else item.partition('=')
+        if not sep or not src or not dst:
+            raise ValueError('remap %r: expected from:=to' % item)
+        out.append((src, dst))
+    return out
+
+
+def share_dir():
+    """The package's share directory: ament index, else the source tree or the install."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        path = Path(get_package_share_directory(PACKAGE, print_warning=False))
+        if path.is_dir():
+            return path
+    except (ImportError, LookupError, OSError, ValueError):
+        pass
+    source = Path(__file__).resolve().parents[2]
+    if (source / 'config').is_dir() and (source / 'package.xml').is_file():
+        return source
+    return Path(sys.prefix) / 'share' / PACKAGE
+
+
+def default_params_file(robot):
+    return str(share_dir() / 'config' / ('%s.yaml' % robot))
+
+
+def namespaced_params_file(path, namespace):
+    """A copy of a parameter file whose node sections also match inside ``namespace``.
+
+    rcl matches a section key like ``mpc_node`` only to the node ``/mpc_node``; under a
+    namespace the key must be ``/<namespace>/mpc_node``. Wildcard and absolute keys are kept.
+    """
+    ns = absolute(namespace)
+    if not ns:
+        return path
+    with open(path) as f:
+        document = yaml.safe_load(f) or {}
+    rewritten = {(k if str(k).startswith('/') or str(k) == '**' else '%s/%s' % (ns, k)): v
+                 for k, v in document.items()}
+    handle, out = tempfile.mkstemp(prefix='casadi_mpc_%s_' % ns.strip('/').replace('/', '_'),
+                                   suffix='.yaml')
+    with os.fdopen(handle, 'w') as f:
+        yaml.safe_dump(rewritten, f)
+    return out
+
+
+def launch_file(mode):
+    return str(share_dir() / 'launch' / ('%s.launch.py' % mode))
+
+
+def resolve(args, mode):
+    """Fill defaults and check launch arguments (strings, as ``launch`` gives them)."""
+    if mode not in MODES:
+        raise ValueError('mode %r: choose one of %s' % (mode, ', '.join(MODES)))
+    unknown = sorted(set(args) - set(ARGUMENTS))
+    if unknown:
+        raise ValueError('unknown argument(s) %s; known: %s' % (unknown, ', '.join(ARGUMENTS)))
+    out = {k: str(args.get(k, '') or default) for k, (default, _) in ARGUMENTS.items()}
+    if out['robot'] not in ROBOTS:
+        raise ValueError('robot %r: choose one of %s' % (out['robot'], ', '.join(ROBOTS)))
+    out['params_file'] = os.path.expanduser(out['params_file']) or \
+        default_params_file(out['robot'])
+    if not os.path.isfile(out['params_file']):
+        raise ValueError('params_file %s does not exist' % out['params_file'])
+    if not str(args.get('use_sim_time', '')).strip():
+        out['use_sim_time'] = 'true' if mode == 'sim' else 'false'
+    return out
+
+
+def system(mode, args=None, overrides=None):
+    """The NodeSpecs of ``mode`` ('sim' | 'robot') for launch arguments ``args``.
+
+    ``overrides``: extra parameters per node name (programmatic use: tests, the demo).
+    """
+    a = resolve(dict(args or {}), mode)
+    overrides = overrides or {}
+    sim_time = truthy(a['use_sim_time'])
+    remaps = parse_remaps(a['remaps'])
+    params_file = namespaced_params_file(a['params_file'], a['namespace'])
+    common = dict(namespace=a['namespace'], params_files=[params_file], log_level=a['log_level'])
+    mpc_params = {'use_sim_time': sim_time}
+    nodes = []
+    if mode == 'sim':
+        sim_params = {'publish_clock': sim_time,
+                      'real_time_factor': float(a['real_time_factor'])}
+        sim_params.update(overrides.get('sim_node', {}))
+        nodes.append(NodeSpec('sim_node', PACKAGE + '.ros.sim_node', 'sim_node',
+                              parameters=sim_params, **common))
+    else:
+        interface = INTERFACE[a['robot']]
+        given = {src for src, _ in remaps}
+        remaps = remaps + [r for r in DRIVER_REMAPS[interface] if r[0] not in given]
+        if interface == 'twist':
+            mpc_params['twist_stamped'] = True   # diff_drive_controller takes TwistStamped
+    mpc_params.update(overrides.get('mpc_node', {}))
+    nodes.append(NodeSpec('mpc_node', PACKAGE + '.ros.mpc_node', 'mpc_node',
+                          parameters=mpc_params, remappings=remaps, **common))
+    return nodes

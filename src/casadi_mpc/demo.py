@@ -1,0 +1,165 @@
+"""`casadi-mpc demo`: the simulated robot and its controller over ROS 2, with a report.
+
+Starts sim_node + mpc_node through the runner (headless, simulated time on /clock, faster than
+real time), sends a goal, waits until the controller reports it reached, prints a summary and
+writes a PNG (path with predicted horizons, commands, solve times). Exit status 0 only if the
+goal was reached.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from . import bringup
+from .core import closed_loop, sim_config
+from .core.config import ConfigError, load
+from .core.models import build_model
+from .runner import NodeDied, System
+
+LOOPBACK = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '127.0.0.1',
+            'PYTHONUNBUFFERED': '1', 'MPLBACKEND': 'Agg'}
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog='casadi-mpc demo', description=__doc__.split('\n\n')[0])
+    ap.add_argument('--robot', default='diff_drive', choices=bringup.ROBOTS)
+    ap.add_argument('--params-file', default='', help="default: the package's "
+                    'config/<robot>.yaml')
+    ap.add_argument('--goal', type=float, nargs='+', help='goal state (default: the goal in '
+                    'the parameter file)')
+    ap.add_argument('--out', default='demo_report.png', help='PNG report path')
+    ap.add_argument('--timeout', type=float, default=120.0, help='wall-clock limit [s]')
+    ap.add_argument('--real-time-factor', type=float, default=4.0,
+                    help='simulated seconds per wall-clock second')
+    ap.add_argument('--verbose', action='store_true', help="show the nodes' output")
+    return ap.parse_args(argv)
+
+
+def ros_environment():
+    """Loopback-only DDS, a domain of our own, logs in a temporary ROS_HOME."""
+    os.environ.update(LOOPBACK)
+    os.environ.setdefault('ROS_DOMAIN_ID', str(5 + os.getpid() % 90))
+    os.environ.setdefault('ROS_HOME', tempfile.mkdtemp(prefix='casadi_mpc_demo_'))
+    return int(os.environ['ROS_DOMAIN_ID'])
+
+
+def run(args, out=sys.stdout):
+    params_file = args.params_file or bringup.default_params_file(args.robot)
+    cfg, sim = load(params_file), sim_config.load(params_file)
+    model = build_model(cfg.model.name, **cfg.model.options())
+    x0 = sim_config.initial_state(sim, model)
+    goal = np.asarray(args.goal or cfg.goal, float)
+    if goal.shape != (model.nx,):
+        raise ConfigError('goal: %d values needed (%s)' % (model.nx, ', '.join(
+            model.state_names)))
+    domain = ros_environment()
+    from .ros.observer import Observer
+    launch_args = {'robot': args.robot, 'params_file': params_file,
+                   'real_time_factor': str(args.real_time_factor)}
+    # the controller holds the start until the demo sends its goal over the topic
+    overrides = {'mpc_node': {'goal': x0.tolist()}}
+    deadline = time.monotonic() + args.timeout
+    echo = out if args.verbose else None
+    with System.of('sim', launch_args, overrides, echo=echo) as system:
+        observer = Observer(model, domain)
+
+        def left():
+            return max(1.0, deadline - time.monotonic())
+        try:
+            observer.wait_for(lambda: observer.value('mode') == 'NORMAL', left(),
+                              'running controller', system.check)
+            first = observer.send_goal(goal, min(20.0, left()), system.check)
+            reached = True
+            try:
+                observer.wait_for(lambda: observer.value('goal_reached') == 'true', left(),
+                                  'goal reached', system.check)
+            except TimeoutError:
+                reached = False
+            steps = observer.steps[first:]
+        finally:
+            observer.close()
+    return report(cfg, model, goal, steps, reached, args, params_file, out)
+
+
+def report(cfg, model, goal, steps, reached, args, params_file, out):
+    if not steps:
+        out.write('casadi-mpc demo: the controller reported no steps after the goal\n')
+        return 1
+    v = [s['values'] for s in steps]
+    solved = [float(d['solve_time_ms']) for d in v if 'solve_time_ms' in d]
+    t0 = steps[0]['t']
+    hit = next((s for s in steps if s['values'].get('goal_reached') == 'true'), None)
+    last = v[-1]
+    summary = {
+        'model': model.name, 'solver': cfg.solver.name, 'goal': goal.tolist(),
+        'goal_reached': reached, 'time_to_goal': None if hit is None else hit['t'] - t0,
+        'wall_to_goal': None if hit is None else hit['wall'] - steps[0]['wall'],
+        'final_error': float(last['goal_error']),
+        'energy': float(last['energy_used']) - float(v[0]['energy_used']),
+        'energy_unit': last['energy_unit'],
+        'task_cost': float(np.nansum([float(d.get('cost.task', 'nan')) for d in v])),
+        'energy_cost': float(np.nansum([float(d.get('cost.energy', 'nan')) for d in v])),
+        'solve_ms': (np.median(solved), np.percentile(solved, 99)) if solved else (np.nan,) * 2,
+        'deadline_misses': int(last['deadline_misses']) - int(v[0]['deadline_misses']),
+        'fallbacks': int(last['fallbacks']) - int(v[0]['fallbacks']),
+        'steps': len(steps),
+    }
+    print_summary(summary, cfg, args, params_file, out)
+    plot(model, steps, summary, args.out)
+    out.write('  report            %s\n' % args.out)
+    return 0 if reached else 1
+
+
+def print_summary(s, cfg, args, params_file, out):
+    w = out.write
+    w('casadi-mpc demo: %s over ROS 2 (sim_node + mpc_node, /clock at %.3g x real time)\n'
+      % (s['model'], args.real_time_factor))
+    w('  parameters        %s (solver %s, horizon %d x %.3g s, %.3g Hz)\n'
+      % (params_file, cfg.solver.name, cfg.horizon, cfg.dt, cfg.rate_hz))
+    w('  goal              %s\n' % ' '.join('%.4g' % g for g in s['goal']))
+    w('  goal reached      %s\n' % ('yes' if s['goal_reached'] else 'NO'))
+    w('  time to goal      %s\n' % ('%.2f s simulated (%.2f s wall clock)'
+                                    % (s['time_to_goal'], s['wall_to_goal'])
+                                    if s['time_to_goal'] is not None else '-'))
+    w('  final error       %.4g (tolerance %.3g)\n' % (s['final_error'], cfg.goal_tolerance))
+    w('  energy used       %.4g %s\n' % (s['energy'], s['energy_unit']))
+    w('  cost (sum/step)   task %.4g, energy %.4g\n' % (s['task_cost'], s['energy_cost']))
+    w('  solve time        median %.3f ms, p99 %.3f ms (%d steps)\n'
+      % (s['solve_ms'][0], s['solve_ms'][1], s['steps']))
+    w('  deadline misses   %d\n' % s['deadline_misses'])
+    w('  fallbacks         %d\n' % s['fallbacks'])
+
+
+def plot(model, steps, summary, path):
+    """The core's closed-loop report, fed from what went over the wire."""
+    from .core.report import plot_closed_loop
+    rows = [s for s in steps if s['x'] is not None and s['u'] is not None]
+    log = closed_loop.Log()
+    t0 = rows[0]['t'] if rows else 0.0
+    for s in rows:
+        log.t.append(s['t'] - t0)
+        log.x.append(np.asarray(s['x'], float))
+        log.u.append(np.asarray(s['u'], float))
+        log.solve_time.append(float(s['values'].get('solve_time_ms', 'nan')) * 1e-3)
+        if s['prediction'] is not None and len(s['prediction']):
+            log.predictions.append(np.asarray(s['prediction'], float))
+    if rows:   # the plot takes one more state than inputs (the final state)
+        log.t.append(log.t[-1])
+        log.x.append(log.x[-1])
+    plot_closed_loop(model, log, summary, path)
+
+
+def main(argv=None):
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return run(args)
+    except (ConfigError, ValueError, TimeoutError, NodeDied) as err:
+        sys.stderr.write('casadi-mpc demo: %s\n' % err)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

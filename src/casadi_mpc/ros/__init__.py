@@ -1,0 +1,1 @@
+"""ROS 2 shells around the core: message conversions, parameters, QoS and nodes (no math)."""

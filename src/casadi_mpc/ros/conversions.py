@@ -1,0 +1,323 @@
+"""Message <-> numpy conversions: pure functions, no node, no DDS.
+
+Frames follow REP 105: base states are in ``odom`` (x, y, yaw); odometry twists are in the child
+(body) frame and are rotated into ``odom``. Arm states are (positions, velocities) in the
+model's joint order, matched by joint name. Anything unusable raises :class:`Rejected` with the
+reason.
+"""
+import math
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
+from nav_msgs.msg import Odometry, Path
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+BASES = ('diff_drive', 'double_integrator')
+
+
+class Rejected(ValueError):
+    """An input message that cannot be used; the text says why."""
+
+
+# ---------------------------------------------------------------------------- helpers
+def seconds(stamp):
+    """builtin_interfaces Time or Duration -> float seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def duration(t):
+    t = max(0.0, float(t))
+    sec = int(math.floor(t))
+    return Duration(sec=sec, nanosec=min(int(round((t - sec) * 1e9)), 999999999))
+
+
+def twist_commanded(model):
+    """True when the model's inputs are body velocities (v, omega): they go out as a Twist.
+
+    Dynamic models (accelerations, torques) send their inputs as a Float64MultiArray.
+    """
+    return model.kind == 'base' and not model.velocity
+
+
+def _finite(values, what):
+    arr = np.asarray(values, float)
+    if not np.all(np.isfinite(arr)):
+        raise Rejected('%s holds NaN or Inf: %s' % (what, np.round(arr, 4).tolist()))
+    return arr
+
+
+def _quaternion(q, what):
+    v = _finite([q.w, q.x, q.y, q.z], what + ' orientation')
+    norm = float(np.linalg.norm(v))
+    if norm < 1e-6:
+        raise Rejected('%s orientation is not a rotation (zero quaternion)' % what)
+    return v / norm
+
+
+def yaw_of(w, x, y, z):
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def rotation(wxyz):
+    """Rotation matrix of a unit quaternion (w, x, y, z)."""
+    w, x, y, z = wxyz
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def _base_name(model):
+    if model.name not in BASES:
+        raise Rejected('model %s has no odometry/pose mapping (bases: %s)'
+                       % (model.name, ', '.join(BASES)))
+    return model.name
+
+
+def _check_frame(frame, expected, what):
+    if frame != expected:
+        raise Rejected('%s is in frame %r, expected %r' % (what, frame, expected))
+
+
+# ---------------------------------------------------------------------------- state in
+def odometry_to_state(msg: Odometry, model):
+    """diff_drive: (x, y, yaw); double_integrator: (position, velocity rotated to odom)."""
+    name = _base_name(model)
+    p = msg.pose.pose.position
+    pos = _finite([p.x, p.y, p.z], 'odometry position')
+    q = _quaternion(msg.pose.pose.orientation, 'odometry')
+    if name == 'diff_drive':
+        return np.array([pos[0], pos[1], yaw_of(*q)])
+    dim = len(model.position)
+    t = msg.twist.twist.linear
+    v_body = _finite([t.x, t.y, t.z], 'odometry twist')
+    v_odom = rotation(q) @ v_body
+    return np.concatenate([pos[:dim], v_odom[:dim]])
+
+
+def joint_state_to_state(msg: JointState, model):
+    """Positions and velocities in the model's joint order; other joints are ignored."""
+    names = list(model.joint_names)
+    if not names:
+        raise Rejected('model %s has no joints' % model.name)
+    got = list(msg.name)
+    if len(msg.position) != len(got):
+        raise Rejected('joint state has %d names but %d positions' % (len(got), len(msg.position)))
+    if len(msg.velocity) != len(got):
+        raise Rejected('joint state has %d names but %d velocities (velocities are needed)'
+                       % (len(got), len(msg.velocity)))
+    if len(set(got)) != len(got):
+        raise Rejected('joint state lists a joint twice: %s' % got)
+    index = {n: i for i, n in enumerate(got)}
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise Rejected('joint state lacks joint(s) %s (has %s)' % (missing, got))
+    order = [index[n] for n in names]
+    q = np.asarray(msg.position, float)[order]
+    dq = np.asarray(msg.velocity, float)[order]
+    bad = [n for n, a, b in zip(names, q, dq) if not (np.isfinite(a) and np.isfinite(b))]
+    if bad:
+        raise Rejected('joint state has NaN or Inf for joint(s) %s' % bad)
+    return np.concatenate([q, dq])
+
+
+# ---------------------------------------------------------------------------- goals
+def pose_to_goal(msg: PoseStamped, model, frame_id):
+    """A goal pose in ``frame_id``: diff_drive (x, y, yaw); double_integrator at rest."""
+    name = _base_name(model)
+    _check_frame(msg.header.frame_id, frame_id, 'goal pose')
+    p = msg.pose.position
+    pos = _finite([p.x, p.y, p.z], 'goal position')
+    q = _quaternion(msg.pose.orientation, 'goal')
+    if name == 'diff_drive':
+        return np.array([pos[0], pos[1], yaw_of(*q)])
+    dim = len(model.position)
+    return np.concatenate([pos[:dim], np.zeros(dim)])
+
+
+def joint_goal(msg: JointState, model):
+    """A joint goal: positions by name; velocities if given, else zero (at rest)."""
+    names = list(model.joint_names)
+    got = list(msg.name)
+    if len(msg.position) != len(got):
+        raise Rejected('joint goal has %d names but %d positions' % (len(got), len(msg.position)))
+    if msg.velocity and len(msg.velocity) != len(got):
+        raise Rejected('joint goal has %d names but %d velocities' % (len(got), len(msg.velocity)))
+    index = {n: i for i, n in enumerate(got)}
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise Rejected('joint goal lacks joint(s) %s (has %s)' % (missing, got))
+    order = [index[n] for n in names]
+    q = np.asarray(msg.position, float)[order]
+    dq = np.asarray(msg.velocity, float)[order] if msg.velocity else np.zeros(len(names))
+    return _finite(np.concatenate([q, dq]), 'joint goal')
+
+
+# ---------------------------------------------------------------------------- references
+def path_to_reference(msg: Path, model, horizon, dt, frame_id):
+    """One pose per shooting interval (dt apart) -> (N+1, nx); short paths hold their end."""
+    name = _base_name(model)
+    _check_frame(msg.header.frame_id, frame_id, 'path')
+    if not msg.poses:
+        raise Rejected('path has no poses')
+    for i, ps in enumerate(msg.poses):
+        if ps.header.frame_id not in ('', frame_id):
+            raise Rejected('path pose %d is in frame %r, expected %r'
+                           % (i, ps.header.frame_id, frame_id))
+    take = [msg.poses[min(k, len(msg.poses) - 1)].pose for k in range(horizon + 1)]
+    pos = _finite([[p.position.x, p.position.y, p.position.z] for p in take], 'path')
+    if name == 'diff_drive':
+        yaw = np.unwrap([yaw_of(*_quaternion(p.orientation, 'path')) for p in take])
+        return np.column_stack([pos[:, :2], yaw])
+    dim = len(model.position)
+    vel = np.zeros((horizon + 1, dim))
+    vel[:-1] = np.diff(pos[:, :dim], axis=0) / dt
+    return np.column_stack([pos[:, :dim], vel])
+
+
+def trajectory_to_reference(msg: JointTrajectory, model, horizon, dt):
+    """Sample a JointTrajectory at k * dt (k = 0..N) -> (N+1, nx), joints matched by name."""
+    names = list(model.joint_names)
+    got = list(msg.joint_names)
+    missing = [n for n in names if n not in got]
+    if missing:
+        raise Rejected('trajectory lacks joint(s) %s (has %s)' % (missing, got))
+    if not msg.points:
+        raise Rejected('trajectory has no points')
+    order = [got.index(n) for n in names]
+    times, q, dq = [], [], []
+    for i, pt in enumerate(msg.points):
+        if len(pt.positions) != len(got):
+            raise Rejected('trajectory point %d has %d positions for %d joints'
+                           % (i, len(pt.positions), len(got)))
+        if pt.velocities and len(pt.velocities) != len(got):
+            raise Rejected('trajectory point %d has %d velocities for %d joints'
+                           % (i, len(pt.velocities), len(got)))
+        times.append(seconds(pt.time_from_start))
+        q.append(np.asarray(pt.positions, float)[order])
+        dq.append(np.asarray(pt.velocities, float)[order] if pt.velocities
+                  else np.zeros(len(names)))
+    times = np.asarray(times)
+    if np.any(np.diff(times) <= 0):
+        raise Rejected('trajectory time_from_start must increase strictly')
+    q, dq = _finite(q, 'trajectory positions'), _finite(dq, 'trajectory velocities')
+    t = np.arange(horizon + 1) * dt
+    ref = np.empty((horizon + 1, 2 * len(names)))
+    for j in range(len(names)):
+        ref[:, j] = np.interp(t, times, q[:, j])
+        ref[:, len(names) + j] = np.interp(t, times, dq[:, j])
+    return ref
+
+
+# ---------------------------------------------------------------------------- commands out
+def to_twist(u):
+    msg = Twist()
+    msg.linear.x = float(u[0])
+    msg.angular.z = float(u[1])
+    return msg
+
+
+def to_twist_stamped(u, stamp, frame_id):
+    msg = TwistStamped()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.twist = to_twist(u)
+    return msg
+
+
+def to_float_array(u, label='joints'):
+    msg = Float64MultiArray()
+    values = [float(v) for v in np.asarray(u, float).ravel()]
+    msg.layout.dim = [MultiArrayDimension(label=label, size=len(values), stride=len(values))]
+    msg.data = values
+    return msg
+
+
+def to_joint_trajectory(x_pred, u_pred, model, stamp, dt):
+    """The predicted horizon as a JointTrajectory (positions, velocities, efforts)."""
+    n = len(model.joint_names)
+    msg = JointTrajectory()
+    msg.header.stamp = stamp
+    msg.joint_names = list(model.joint_names)
+    for k, x in enumerate(np.asarray(x_pred, float)):
+        pt = JointTrajectoryPoint()
+        pt.positions = [float(v) for v in x[:n]]
+        pt.velocities = [float(v) for v in x[n:2 * n]]
+        if u_pred is not None and k < len(u_pred):
+            pt.effort = [float(v) for v in u_pred[k]]
+        pt.time_from_start = duration(k * dt)
+        msg.points.append(pt)
+    return msg
+
+
+def to_path(x_pred, model, stamp, frame_id):
+    """Predicted base states as a nav_msgs/Path in ``frame_id``."""
+    name = _base_name(model)
+    msg = Path()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    for x in np.asarray(x_pred, float):
+        ps = PoseStamped()
+        ps.header = msg.header
+        ps.pose.position.x = float(x[0])
+        ps.pose.position.y = float(x[1]) if len(model.position) > 1 else 0.0
+        if name == 'diff_drive':
+            ps.pose.orientation.z = math.sin(x[2] / 2.0)
+            ps.pose.orientation.w = math.cos(x[2] / 2.0)
+        else:
+            ps.pose.position.z = float(x[2]) if len(model.position) > 2 else 0.0
+            ps.pose.orientation.w = 1.0
+        msg.poses.append(ps)
+    return msg
+
+
+# ---------------------------------------------------------------------------- simulator side
+def twist_to_input(msg, model):
+    """A Twist (or TwistStamped) command -> (v, omega) for velocity-commanded bases."""
+    t = msg.twist if isinstance(msg, TwistStamped) else msg
+    return _finite([t.linear.x, t.angular.z], 'twist command')
+
+
+def array_to_input(msg: Float64MultiArray, model):
+    if len(msg.data) != model.nu:
+        raise Rejected('command has %d values, the model takes %d (%s)'
+                       % (len(msg.data), model.nu, ', '.join(model.input_names)))
+    return _finite(msg.data, 'command')
+
+
+def state_to_odometry(x, u, model, stamp, frame_id, child_frame_id):
+    """A base state (and the applied input, for the twist) as Odometry."""
+    name = _base_name(model)
+    msg = Odometry()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.child_frame_id = child_frame_id
+    pose, twist = msg.pose.pose, msg.twist.twist
+    if name == 'diff_drive':
+        pose.position.x, pose.position.y = float(x[0]), float(x[1])
+        pose.orientation.z = math.sin(x[2] / 2.0)
+        pose.orientation.w = math.cos(x[2] / 2.0)
+        twist.linear.x, twist.angular.z = float(u[0]), float(u[1])
+        return msg
+    dim = len(model.position)
+    pos, vel = [0.0] * 3, [0.0] * 3
+    pos[:dim], vel[:dim] = [float(v) for v in x[:dim]], [float(v) for v in x[dim:2 * dim]]
+    pose.position.x, pose.position.y, pose.position.z = pos
+    pose.orientation.w = 1.0   # the point mass does not rotate: body axes = odom axes
+    twist.linear.x, twist.linear.y, twist.linear.z = vel
+    return msg
+
+
+def state_to_joint_state(x, model, stamp, effort=None):
+    n = len(model.joint_names)
+    msg = JointState()
+    msg.header.stamp = stamp
+    msg.name = list(model.joint_names)
+    msg.position = [float(v) for v in x[:n]]
+    msg.velocity = [float(v) for v in x[n:2 * n]]
+    if effort is not None:
+        msg.effort = [float(v) for v in effort]
+    return msg

@@ -1,0 +1,281 @@
+"""mpc_node: the receding-horizon controller as a ROS 2 node.
+
+Subscribes the robot state (``odom`` for bases, ``joint_states`` for arms; sensor-data QoS), a
+goal (``goal_pose`` or ``goal_joints``) and, when a reference-tracking cost term is configured, a
+reference (``plan`` as nav_msgs/Path, or ``reference_trajectory``). A timer on the node clock
+(sim time works) solves from the latest state at ``rate_hz`` and publishes the command, the
+predicted horizon under ``~/`` and ``/diagnostics``. A steady-clock watchdog sends the safe
+command when the control timer itself stops (e.g. the simulated clock died).
+"""
+import sys
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry, Path
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory
+
+from . import conversions as conv, diagnostics, params, qos, runtime
+from .mpc_outputs import MpcOutputs
+from ..core import closed_loop
+from ..core.config import ConfigError, MPCConfig, parse
+from ..core.controller import MPCController
+from ..core.solvers import Builds
+from ..core.supervisor import EnergyMeter, Mode, Supervisor
+
+LOG_EVERY = 2.0   # [s] throttle for repeated warnings
+
+
+class MpcNode(Node):
+
+    def __init__(self, **kwargs):
+        super().__init__('mpc_node', **kwargs)
+        self.cfg, model, self.specs = params.declare_with_model(self, MPCConfig, parse)
+        self.ctrl = MPCController(self.cfg, model=model)
+        self.model = model
+        t, c = self.ctrl.tuning, self.cfg
+        self.sup = Supervisor(t.u_lb, t.u_ub, c.state_timeout, c.fallback_steps, 1.0 / c.rate_hz)
+        self.energy = EnergyMeter(
+            lambda x, u: closed_loop.energy_rate(model, x, u, self.ctrl.tuning.model_p),
+            closed_loop.energy_unit(model))
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.x, self.x_stamp, self.x_header = None, None, None
+        self.goal_active = False    # a goal is in use (from a topic or the first solve)
+        self.last = None          # (decision, result) of the last step
+        self.out = MpcOutputs(self, model)
+        self.out.configure(self.cfg)
+        self._subscribe()
+        period = 1.0 / self.cfg.rate_hz
+        self.timer = self.create_timer(period, self._tick)
+        self.watchdog = self.create_timer(period, self._watch, clock=self.steady)
+        self.last_tick = self.steady.now()
+        self.last_ros_tick, self.clock_rate = None, 1.0
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.get_logger().info(
+            'model %s (%d states, %d inputs), %s, horizon %d x %.3g s, %.3g Hz, cost terms %s'
+            % (model.name, model.nx, model.nu, self.cfg.solver.name, self.cfg.horizon,
+               self.cfg.dt, self.cfg.rate_hz, ', '.join(self.cfg.costs)))
+
+    # ------------------------------------------------------------------ wiring
+    def _subscribe(self):
+        arm = self.model.kind == 'arm'
+        if arm:
+            self.create_subscription(JointState, 'joint_states', self._on_joint_state, qos.STATE)
+            self.create_subscription(JointState, 'goal_joints', self._on_goal_joints,
+                                     qos.COMMAND)
+        else:
+            self.create_subscription(Odometry, 'odom', self._on_odom, qos.STATE)
+            self.create_subscription(PoseStamped, 'goal_pose', self._on_goal_pose, qos.COMMAND)
+        if self.ctrl.ocp.uses_reference:
+            if arm:
+                self.create_subscription(JointTrajectory, 'reference_trajectory',
+                                         self._on_trajectory, qos.COMMAND)
+            else:
+                self.create_subscription(Path, 'plan', self._on_plan, qos.COMMAND)
+
+    def _configure_supervisor(self):
+        t, c = self.ctrl.tuning, self.cfg
+        self.sup.configure(t.u_lb, t.u_ub, c.state_timeout, c.fallback_steps, 1.0 / c.rate_hz)
+
+    # ------------------------------------------------------------------ inputs
+    def _reject(self, what, err):
+        self.sup.reject('%s: %s' % (what, err))
+        self.get_logger().warning('rejected %s: %s' % (what, err), throttle_duration_sec=LOG_EVERY)
+
+    def _take_state(self, convert, msg, what):
+        try:
+            x = convert(msg, self.model)
+        except (conv.Rejected, ValueError, TypeError, IndexError) as err:
+            self._reject(what, err)
+            return
+        self.x, self.x_stamp, self.x_header = x, self.get_clock().now(), msg.header.stamp
+
+    def _on_odom(self, msg):
+        self._take_state(conv.odometry_to_state, msg, 'odometry')
+
+    def _on_joint_state(self, msg):
+        self._take_state(conv.joint_state_to_state, msg, 'joint state')
+
+    def _set_goal(self, convert, msg, what):
+        try:
+            goal = convert(msg)
+            self.ctrl.set_goal(goal)
+        except (conv.Rejected, ValueError, TypeError, IndexError) as err:
+            self._reject(what, err)
+            return
+        self.goal_active = True
+        self.get_logger().info('new goal %s' % np.round(goal, 4).tolist())
+
+    def _on_goal_pose(self, msg):
+        self._set_goal(lambda m: conv.pose_to_goal(m, self.model, self.cfg.frame_id), msg,
+                       'goal pose')
+
+    def _on_goal_joints(self, msg):
+        self._set_goal(lambda m: conv.joint_goal(m, self.model), msg, 'joint goal')
+
+    def _set_reference(self, convert, msg, what):
+        try:
+            self.ctrl.set_reference(convert(msg))
+        except (conv.Rejected, ValueError, TypeError, IndexError) as err:
+            self._reject(what, err)
+
+    def _on_plan(self, msg):
+        c = self.cfg
+        self._set_reference(lambda m: conv.path_to_reference(m, self.model, c.horizon, c.dt,
+                                                             c.frame_id), msg, 'plan')
+
+    def _on_trajectory(self, msg):
+        c = self.cfg
+        self._set_reference(lambda m: conv.trajectory_to_reference(m, self.model, c.horizon,
+                                                                   c.dt), msg, 'trajectory')
+
+    def _on_set_parameters(self, parameters):
+        """Validate and apply run-time changes; rejected changes apply nothing."""
+        active = self.ctrl.goal.copy() if self.goal_active else None
+        try:
+            changes = params.changes(parameters, self.specs)
+            if changes:
+                self.ctrl.update(changes)
+        except (ConfigError, TypeError) as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        if changes:
+            self.cfg = self.ctrl.cfg
+            if 'goal' not in changes and active is not None:
+                self.ctrl.set_goal(active)   # update() re-reads the goal from the config
+            self.get_logger().info('parameters changed: %s' % ', '.join(sorted(changes)))
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ control
+    def _state_age(self):
+        if self.x_stamp is None:
+            return None
+        return (self.get_clock().now() - self.x_stamp).nanoseconds * 1e-9
+
+    def _safe(self):
+        if self.x is None:
+            return np.zeros(self.model.nu)
+        return self.ctrl.safe_input(self.x)
+
+    def _tick(self):
+        started = self.steady.now()
+        self._track_clock_rate(started)
+        try:
+            self._control(started)
+        except Exception as err:   # noqa: B902 - the loop must keep sending safe commands
+            self._emergency(err)
+
+    def _control(self, started):
+        self._follow_config()
+        age = self._state_age()
+        result = None
+        if self.sup.state_ok(self.x, age):
+            result = self.ctrl.step(self.x)
+            self.goal_active = True
+        decision = self.sup.decide(self.x, age, result, self._safe())
+        stamp = self._send(decision, result)
+        elapsed = (self.steady.now() - started).nanoseconds * 1e-9
+        # the deadline is one period of the node clock: scale wall time by the clock's rate
+        self.sup.timing(elapsed * self.clock_rate, result)
+        self._diagnose(decision, result, age, elapsed, stamp)
+
+    def _track_clock_rate(self, steady_now):
+        """Node-clock seconds per wall second between ticks (1 on wall time; the real-time
+        factor on simulated time), smoothed."""
+        ros_now = self.get_clock().now()
+        if self.last_tick is not None and self.last_ros_tick is not None:
+            wall = (steady_now - self.last_tick).nanoseconds
+            if wall > 0:
+                rate = (ros_now - self.last_ros_tick).nanoseconds / wall
+                self.clock_rate += 0.1 * (min(max(rate, 0.0), 100.0) - self.clock_rate)
+        self.last_tick, self.last_ros_tick = steady_now, ros_now
+
+    def _emergency(self, err):
+        """Something unexpected failed inside a step: log it, send a bounded stop command."""
+        self.get_logger().error('control step failed: %r' % (err,),
+                                throttle_duration_sec=LOG_EVERY)
+        try:
+            self.out.command(self.sup.clip(np.zeros(self.model.nu)),
+                             self.get_clock().now().to_msg())
+        except Exception as again:   # noqa: B902
+            self.get_logger().error('could not send the stop command: %r' % (again,),
+                                    throttle_duration_sec=LOG_EVERY)
+
+    def _watch(self):
+        """Steady-clock watchdog: the control timer has not run for state_timeout (in wall
+        seconds; longer when the node clock runs slower than real time)."""
+        quiet = (self.steady.now() - self.last_tick).nanoseconds * 1e-9
+        limit = max(self.cfg.state_timeout, 2.0 / self.cfg.rate_hz)
+        if quiet <= limit / min(1.0, max(self.clock_rate, 0.01)):
+            return
+        try:
+            decision = self.sup.decide(self.x, float('inf'), None, self._safe())
+            decision.reason = 'control clock stopped %.2f s ago; %s' % (quiet, decision.reason)
+            stamp = self._send(decision, None)
+            self._diagnose(decision, None, None, 0.0, stamp)
+        except Exception as err:   # noqa: B902
+            self._emergency(err)
+
+    def _send(self, decision, result):
+        """Publish the command (and the prediction); returns the stamp of this step."""
+        if decision.mode != Mode.NORMAL:
+            self.ctrl.applied(decision.command)
+        stamp = self.get_clock().now().to_msg()
+        self.out.command(decision.command, stamp)
+        if decision.mode == Mode.NORMAL:
+            self.out.prediction(result, stamp, self.cfg)
+        self.energy.add(self.x if decision.mode != Mode.STALE else None, decision.command,
+                        1.0 / self.cfg.rate_hz)
+        previous = self.last[0].mode if self.last else None
+        self.last = (decision, result)
+        if decision.mode != previous and decision.mode == Mode.NORMAL:
+            self.get_logger().info('mode NORMAL', throttle_duration_sec=LOG_EVERY)
+        elif decision.mode != previous:
+            self.get_logger().warning('mode %s: %s' % (decision.mode.value, decision.reason),
+                                      throttle_duration_sec=LOG_EVERY)
+        return stamp
+
+    def _follow_config(self):
+        self._configure_supervisor()
+        self.out.configure(self.cfg)
+        period_ns = int(1e9 / self.cfg.rate_hz)
+        if self.timer.timer_period_ns != period_ns:
+            self.timer.timer_period_ns = period_ns
+            self.watchdog.timer_period_ns = period_ns
+
+    def _diagnose(self, decision, result, age, elapsed, stamp):
+        goal_error = self.ctrl.goal_error(self.x) if self.x is not None else float('nan')
+        extra = {'model': self.model.name, 'solver': self.cfg.solver.name,
+                 'step_time_ms': elapsed * 1e3, 'clock_rate': self.clock_rate,
+                 'state_age': -1.0 if age is None else float(age),
+                 'last_rejection': self.sup.last_rejection, 'goal_error': goal_error,
+                 'goal_reached': bool(goal_error < self.cfg.goal_tolerance),
+                 'goal': ' '.join('%.4g' % g for g in self.ctrl.goal),
+                 'energy_used': self.energy.total, 'energy_unit': self.energy.unit,
+                 'solver_builds': Builds.count}
+        if self.x_header is not None:   # header stamp of the state this step used
+            extra['state_stamp'] = '%d.%09d' % (self.x_header.sec, self.x_header.nanosec)
+        values = diagnostics.step_values(decision, result, self.sup.counters.as_dict(), extra)
+        name = '%s: model predictive control' % self.get_fully_qualified_name()
+        st = diagnostics.status(name, self.model.name, decision.mode.value, decision.reason,
+                                values)
+        self.out.diagnostics(stamp, st)
+
+    # ------------------------------------------------------------------ shutdown
+    def stop(self):
+        """Publish the safe command first, and wait briefly until it is delivered."""
+        u = self.sup.clip(self._safe())
+        self.out.command(u, self.get_clock().now().to_msg())
+        self.out.flush()
+        self.get_logger().info('stopped: sent the safe command %s'
+                               % np.round(u, 4).tolist())
+
+
+def main(args=None):
+    return runtime.run(MpcNode, args, 'mpc_node')
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Publishers of the MPC node: command, predicted horizon, diagnostics.
+
+Bases whose inputs are velocities publish ``cmd_vel`` (Twist, or TwistStamped with
+``twist_stamped``); other models (arms, the point mass) publish their inputs on ``commands``
+(Float64MultiArray in the model's input order, for ros2_control forward controllers).
+"""
+from geometry_msgs.msg import Twist, TwistStamped
+from nav_msgs.msg import Path
+from rclpy.duration import Duration
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+from . import conversions as conv, diagnostics, qos
+
+
+class MpcOutputs:
+
+    def __init__(self, node, model):
+        self.node, self.model = node, model
+        self.twist = conv.twist_commanded(model)
+        self.arm = model.kind == 'arm'
+        self.stamped = None
+        self.cmd_pub = None
+        self.traj_pub = None
+        if not self.twist:
+            self.cmd_pub = node.create_publisher(Float64MultiArray, 'commands', qos.COMMAND)
+        if self.arm:
+            self.pred_pub = node.create_publisher(JointTrajectory, '~/predicted_trajectory',
+                                                  qos.COMMAND)
+        else:
+            self.pred_pub = node.create_publisher(Path, '~/predicted_path', qos.COMMAND)
+        self.diag_pub = node.create_publisher(diagnostics.DiagnosticArray, '/diagnostics',
+                                              qos.DIAGNOSTICS)
+
+    def configure(self, cfg):
+        """Follow run-time settings that change which publishers exist."""
+        if self.twist and self.stamped != cfg.twist_stamped:
+            if self.cmd_pub is not None:
+                self.node.destroy_publisher(self.cmd_pub)
+            self.stamped = cfg.twist_stamped
+            self.cmd_pub = self.node.create_publisher(TwistStamped if self.stamped else Twist,
+                                                      'cmd_vel', qos.COMMAND)
+        if self.arm and cfg.publish_joint_trajectory and self.traj_pub is None:
+            self.traj_pub = self.node.create_publisher(JointTrajectory, 'joint_trajectory',
+                                                       qos.COMMAND)
+
+    def command(self, u, stamp, frame_id='base_link'):
+        if not self.twist:
+            self.cmd_pub.publish(conv.to_float_array(u, 'joints' if self.arm else 'inputs'))
+        elif self.stamped:
+            self.cmd_pub.publish(conv.to_twist_stamped(u, stamp, frame_id))
+        else:
+            self.cmd_pub.publish(conv.to_twist(u))
+
+    def prediction(self, result, stamp, cfg):
+        if result is None or result.x_pred is None:
+            return
+        if self.arm:
+            msg = conv.to_joint_trajectory(result.x_pred, result.u_pred, self.model, stamp,
+                                           cfg.dt)
+            self.pred_pub.publish(msg)
+            if cfg.publish_joint_trajectory and self.traj_pub is not None:
+                self.traj_pub.publish(msg)
+        else:
+            self.pred_pub.publish(conv.to_path(result.x_pred, self.model, stamp, cfg.frame_id))
+
+    def diagnostics(self, stamp, st):
+        self.diag_pub.publish(diagnostics.array(stamp, st))
+
+    def flush(self, timeout=0.5):
+        """Wait until subscribers acknowledged the last command (used at shutdown)."""
+        if self.cmd_pub is not None:
+            self.cmd_pub.wait_for_all_acked(Duration(seconds=timeout))

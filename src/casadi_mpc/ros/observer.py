@@ -1,0 +1,110 @@
+"""Records a running controller step by step: state, command, prediction, diagnostics.
+
+Used by the demo: every diagnostics message of the controller becomes one step holding the
+latest state, command and predicted horizon received before it.
+"""
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry, Path
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+from . import conversions as conv, qos
+from .diagnostics import values_of
+from .probe import Probe
+
+
+class Observer:
+
+    def __init__(self, model, domain_id, node_name='mpc_node'):
+        self.model, self.node_name = model, node_name
+        self.x = self.u = self.prediction = None
+        self.steps = []           # one dict per diagnostics message of the controller
+        self.probe = Probe(domain_id, 'casadi_mpc_observer')
+        self.node = self.probe.node
+        self._subscribe()
+
+    def _subscribe(self):
+        n, arm = self.node, self.model.kind == 'arm'
+        if arm:
+            n.create_subscription(JointState, 'joint_states', self._on_state, qos.STATE)
+            n.create_subscription(JointTrajectory, '%s/predicted_trajectory' % self.node_name,
+                                  self._on_prediction, qos.COMMAND)
+        else:
+            n.create_subscription(Odometry, 'odom', self._on_state, qos.STATE)
+            n.create_subscription(Path, '%s/predicted_path' % self.node_name,
+                                  self._on_prediction, qos.COMMAND)
+        if conv.twist_commanded(self.model):
+            n.create_subscription(Twist, 'cmd_vel', self._on_command, qos.COMMAND)
+        else:
+            n.create_subscription(Float64MultiArray, 'commands', self._on_command, qos.COMMAND)
+        n.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+                              qos.DIAGNOSTICS)
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_state(self, msg):
+        try:
+            if self.model.kind == 'arm':
+                self.x = conv.joint_state_to_state(msg, self.model)
+            else:
+                self.x = conv.odometry_to_state(msg, self.model)
+        except conv.Rejected:
+            pass
+
+    def _on_command(self, msg):
+        self.u = np.asarray(msg.data if isinstance(msg, Float64MultiArray)
+                            else [msg.linear.x, msg.angular.z], float)
+
+    def _on_prediction(self, msg):
+        if isinstance(msg, Path):
+            self.prediction = np.array([[p.pose.position.x, p.pose.position.y]
+                                        for p in msg.poses])
+        else:
+            self.prediction = np.array([p.positions for p in msg.points])
+
+    def _on_diagnostics(self, msg):
+        for name, values in values_of(msg).items():
+            if self.node_name in name:
+                self.steps.append({'t': conv.seconds(msg.header.stamp), 'values': values,
+                                   'x': self.x, 'u': self.u, 'prediction': self.prediction,
+                                   'wall': time.monotonic()})
+
+    # ------------------------------------------------------------------ queries
+    def value(self, key, default=None):
+        return self.steps[-1]['values'].get(key, default) if self.steps else default
+
+    def wait_for(self, condition, timeout, what, check=None):
+        return self.probe.wait_for(condition, timeout, what, check)
+
+    def goal_message(self, goal, frame_id='odom'):
+        """The goal topic and message for a goal state of the model."""
+        goal = np.asarray(goal, float)
+        if self.model.kind == 'arm':
+            n = len(self.model.joint_names)
+            return JointState, 'goal_joints', JointState(
+                name=list(self.model.joint_names), position=goal[:n].tolist(),
+                velocity=goal[n:2 * n].tolist())
+        msg = PoseStamped()
+        msg.header.frame_id = frame_id
+        msg.pose.position.x = float(goal[0])
+        msg.pose.position.y = float(goal[1]) if len(self.model.position) > 1 else 0.0
+        yaw = float(goal[2]) if self.model.name == 'diff_drive' else 0.0
+        msg.pose.orientation.z, msg.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
+        return PoseStamped, 'goal_pose', msg
+
+    def send_goal(self, goal, timeout, check=None, frame_id='odom'):
+        """Publish the goal until the controller reports it; returns that step's index."""
+        msg_type, topic, msg = self.goal_message(goal, frame_id)
+        pub = self.node.create_publisher(msg_type, topic, qos.COMMAND)
+        expected = ' '.join('%.4g' % g for g in goal)
+        self.probe.publish_until(pub, msg, lambda: self.value('goal') == expected, timeout,
+                                 'the controller taking the goal', check)
+        return next((i for i in range(len(self.steps) - 1, -1, -1)
+                     if self.steps[i]['values'].get('goal') != expected), -1) + 1
+
+    def close(self):
+        self.probe.close()

@@ -1,0 +1,308 @@
+"""ROS 2 parameters derived from a pydantic schema (MPCConfig, SimConfig).
+
+The schema is the one place that defines names, types, defaults, units and bounds:
+
+- nested models become dotted names (``solver.time_limit``);
+- dict fields (``costs``, ``model.params``) get one entry per key found in the parameter
+  overrides (the YAML), e.g. ``costs.effort.weight``; the node may add keys it knows (the
+  model's parameter names);
+- lists are typed arrays; an empty default is declared with the schema's type (ROS cannot infer
+  a type from ``[]``), left unset when read-only, and read back as ``[]``;
+- ``ge/gt/le/lt`` become descriptor ranges, ``Literal`` choices go into the constraints text,
+  fields marked ``structural`` are read-only.
+
+:func:`specs` and :func:`coerce` are pure (unit-tested without a node); :func:`declare` and
+:func:`read` talk to an ``rclpy`` node.
+"""
+import array
+import sys
+import typing
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, \
+    ParameterType
+from rclpy.exceptions import InvalidParameterValueException, ParameterUninitializedException
+from rclpy.parameter import Parameter
+
+from ..core.config import ConfigError
+from ..core.models import build_model
+
+INT_MAX = 2 ** 63 - 1
+SCALARS = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+           float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+ARRAYS = {bool: ParameterType.PARAMETER_BOOL_ARRAY,
+          int: ParameterType.PARAMETER_INTEGER_ARRAY,
+          float: ParameterType.PARAMETER_DOUBLE_ARRAY,
+          str: ParameterType.PARAMETER_STRING_ARRAY}
+# parameters rclpy or ROS tooling declare on every node
+ROS_OWNED = ('use_sim_time', 'start_type_description_service', 'qos_overrides.')
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One ROS parameter: name, ParameterType, default and descriptor data."""
+
+    name: str
+    type: int
+    default: object
+    description: str = ''
+    read_only: bool = False
+    low: object = None          # inclusive range ends (ROS ranges are inclusive)
+    high: object = None
+    constraints: str = ''
+
+
+# ---------------------------------------------------------------------------- derivation
+def specs(schema, overrides=(), prefix=''):
+    """Specs for every field of the pydantic model class ``schema``.
+
+    ``overrides``: names of the parameters given by the user (they decide the dict keys).
+    """
+    names = list(overrides)
+    out = []
+    for field_name, field in schema.model_fields.items():
+        name = prefix + field_name
+        annotation = field.annotation
+        structural = bool((field.json_schema_extra or {}).get('structural'))
+        if _is_model(annotation):
+            out += specs(annotation, names, name + '.')
+        elif typing.get_origin(annotation) is dict:
+            out += _dict_specs(name, annotation, field, names)
+        else:
+            default = field.get_default(call_default_factory=True)
+            out.append(_leaf(name, annotation, field, default, structural))
+    return out
+
+
+def _is_model(annotation):
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _dict_specs(name, annotation, field, names):
+    """One group per key of a dict field, keys taken from the override names."""
+    _, value_type = typing.get_args(annotation)
+    keys = sorted({n[len(name) + 1:].split('.')[0] for n in names if n.startswith(name + '.')})
+    out = []
+    for key in keys:
+        if _is_model(value_type):
+            out += specs(value_type, names, '%s.%s.' % (name, key))
+        else:
+            out.append(_leaf('%s.%s' % (name, key), value_type, field, value_type(),
+                             False, '%s: %s' % (key, field.description or '')))
+    return out
+
+
+def _leaf(name, annotation, field, default, read_only, description=None):
+    ptype, choices = _ros_type(name, annotation)
+    low, high, text = _range(field, ptype)
+    if choices:
+        text = 'one of: ' + ', '.join(map(str, choices))
+    description = description if description is not None else (field.description or '')
+    if read_only:
+        description += ' (read-only: fixes the problem structure)'
+    if ptype in ARRAYS.values() and default == [] and 'empty' not in description:
+        description += ' (empty or unset: default)'
+    return Spec(name, ptype, default, description, read_only, low, high, text)
+
+
+def _ros_type(name, annotation):
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        return SCALARS[type(choices[0])], choices
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        if item in ARRAYS:
+            return ARRAYS[item], ()
+    if annotation in SCALARS:
+        return SCALARS[annotation], ()
+    raise TypeError('field %s: type %s has no ROS parameter type' % (name, annotation))
+
+
+def _range(field, ptype):
+    """Inclusive (low, high) and a text for ge/gt/le/lt constraints of numeric fields."""
+    if ptype not in (ParameterType.PARAMETER_INTEGER, ParameterType.PARAMETER_DOUBLE):
+        return None, None, ''
+    low = high = None
+    text = []
+    for m in field.metadata:
+        for attr, op in (('ge', '>='), ('gt', '>'), ('le', '<='), ('lt', '<')):
+            value = getattr(m, attr, None)
+            if value is not None:
+                text.append('%s %s' % (op, value))
+                if attr in ('ge', 'gt'):
+                    low = value
+                else:
+                    high = value
+    return low, high, ', '.join(text)
+
+
+def descriptor(spec):
+    d = ParameterDescriptor(name=spec.name, type=spec.type, description=spec.description,
+                            additional_constraints=spec.constraints, read_only=spec.read_only)
+    if spec.low is None and spec.high is None:
+        return d
+    if spec.type == ParameterType.PARAMETER_INTEGER:
+        low = int(spec.low) if spec.low is not None else -INT_MAX
+        high = int(spec.high) if spec.high is not None else INT_MAX
+        d.integer_range = [IntegerRange(from_value=low, to_value=high, step=0)]
+    else:
+        low = float(spec.low) if spec.low is not None else -sys.float_info.max
+        high = float(spec.high) if spec.high is not None else sys.float_info.max
+        d.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+    return d
+
+
+# ---------------------------------------------------------------------------- values
+def coerce(spec, value):
+    """Bring a user value to the spec's type (YAML ``10`` for a double, int lists for double
+    arrays, arrays from the wire). Raises TypeError naming the parameter."""
+    t = spec.type
+    if isinstance(value, (array.array, tuple)):
+        value = list(value)
+    try:
+        if t == ParameterType.PARAMETER_DOUBLE and _number(value):
+            return float(value)
+        if t == ParameterType.PARAMETER_INTEGER and _number(value) and float(value).is_integer():
+            return int(value)
+        if t == ParameterType.PARAMETER_BOOL and isinstance(value, bool):
+            return value
+        if t == ParameterType.PARAMETER_STRING and isinstance(value, str):
+            return value
+        if t == ParameterType.PARAMETER_DOUBLE_ARRAY and isinstance(value, list) \
+                and all(_number(v) for v in value):
+            return [float(v) for v in value]
+        if t == ParameterType.PARAMETER_INTEGER_ARRAY and isinstance(value, list) \
+                and all(_number(v) and float(v).is_integer() for v in value):
+            return [int(v) for v in value]
+        if t == ParameterType.PARAMETER_STRING_ARRAY and isinstance(value, list) \
+                and all(isinstance(v, str) for v in value):
+            return list(value)
+        if t == ParameterType.PARAMETER_BOOL_ARRAY and isinstance(value, list) \
+                and all(isinstance(v, bool) for v in value):
+            return list(value)
+    except (OverflowError, ValueError):
+        pass
+    raise TypeError('parameter %s = %r: expected %s' % (spec.name, value, type_name(t)))
+
+
+def _number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def type_name(ptype):
+    return Parameter.Type(ptype).name.lower().replace('_', ' ')
+
+
+def unknown(names, spec_list):
+    """Override names that match no spec (typos, wrong section), ignoring ROS-owned ones."""
+    known = {s.name for s in spec_list}
+    return sorted(n for n in names if n not in known and not n.startswith(ROS_OWNED))
+
+
+# ---------------------------------------------------------------------------- node side
+def overrides(node):
+    """The node's parameter overrides (params files, -p) as name -> value."""
+    # rclpy keeps them on the node; there is no public accessor
+    return {name: p.value for name, p in getattr(node, '_parameter_overrides', {}).items()}
+
+
+def declare(node, spec_list, given=None):
+    """Declare ``spec_list`` on ``node`` with coerced override values; returns name -> value."""
+    given = overrides(node) if given is None else given
+    values = {}
+    for spec in spec_list:
+        value = coerce(spec, given[spec.name]) if spec.name in given else spec.default
+        declare_one(node, spec, value)
+        values[spec.name] = value
+    return values
+
+
+def declare_one(node, spec, value):
+    ptype = Parameter.Type(spec.type)
+    if isinstance(value, list) and not value:
+        node.declare_parameter(spec.name, ptype, descriptor(spec), ignore_override=True)
+        if not spec.read_only:
+            node.set_parameters([Parameter(spec.name, ptype, [])])
+        return
+    node.declare_parameter(spec.name, value, descriptor(spec), ignore_override=True)
+
+
+def read(node, spec_list):
+    """Current values, name -> python value ([] for unset arrays)."""
+    out = {}
+    for spec in spec_list:
+        try:
+            value = node.get_parameter(spec.name).value
+        except ParameterUninitializedException:
+            value = []
+        out[spec.name] = coerce(spec, value) if value is not None else spec.default
+    return out
+
+
+def changes(parameters, by_name):
+    """Set-parameter requests -> {dotted name: coerced value} for the names in ``by_name``.
+
+    Raises TypeError on a value of the wrong type."""
+    out = {}
+    for p in parameters:
+        spec = by_name.get(p.name)
+        if spec is not None:
+            out[p.name] = coerce(spec, p.value if p.value is not None else [])
+    return out
+
+
+# ---------------------------------------------------------------------------- whole configs
+MODEL_PARAMS = 'model.params.'
+
+
+def declare_config(node, schema, parse):
+    """Declare ``schema``'s parameters on ``node`` and validate them with ``parse``.
+
+    Returns (config, specs). Model parameters (``model.params.*``) are passed through to the
+    config here and declared by :func:`declare_model_params` once the model is known.
+    Raises ConfigError naming unknown or mistyped parameters.
+    """
+    given = overrides(node)
+    names = [n for n in given if not n.startswith(MODEL_PARAMS)]
+    spec_list = specs(schema, names)
+    source = 'parameters of %s' % node.get_fully_qualified_name()
+    bad = unknown(names, spec_list)
+    if bad:
+        raise ConfigError('%s: unknown parameter(s) %s' % (source, ', '.join(bad)))
+    try:
+        values = declare(node, spec_list, given)
+        for name in given:
+            if name.startswith(MODEL_PARAMS):
+                spec = Spec(name, ParameterType.PARAMETER_DOUBLE, 0.0)
+                values[name] = coerce(spec, given[name])
+    except (TypeError, InvalidParameterValueException) as err:
+        raise ConfigError('%s: %s' % (source, err)) from None
+    return parse(values, source), spec_list
+
+
+def model_param_specs(model):
+    """One DOUBLE spec per model parameter, with its unit and default."""
+    return [Spec(MODEL_PARAMS + s.name, ParameterType.PARAMETER_DOUBLE, float(s.default),
+                 '%s model parameter %s [%s]' % (model.name, s.name, s.unit))
+            for s in model.params]
+
+
+def declare_model_params(node, model):
+    spec_list = model_param_specs(model)
+    declare(node, spec_list)
+    return spec_list
+
+
+def declare_with_model(node, schema, parse):
+    """The whole start-up: declare ``schema``'s parameters, build the model they name, declare
+    its parameters, and validate everything. Returns (config, model, specs by name)."""
+    cfg, spec_list = declare_config(node, schema, parse)
+    try:
+        model = build_model(cfg.model.name, **cfg.model.options())
+    except (ValueError, KeyError, OSError) as err:
+        raise ConfigError('model: %s' % err) from None
+    spec_list += declare_model_params(node, model)
+    cfg = parse(read(node, spec_list), 'parameters of %s' % node.get_fully_qualified_name())
+    return cfg, model, {s.name: s for s in spec_list}

@@ -1,0 +1,96 @@
+"""The system as data: node specs, arguments, remappings, command lines."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from casadi_mpc import bringup
+
+LAUNCH_DIR = Path(__file__).resolve().parents[2] / 'launch'
+
+
+def by_name(specs):
+    return {s.name: s for s in specs}
+
+
+def test_sim_runs_simulator_then_controller_on_sim_time():
+    specs = bringup.system('sim', {'robot': 'planar_arm', 'real_time_factor': '2.5'})
+    assert [s.name for s in specs] == ['sim_node', 'mpc_node']
+    nodes = by_name(specs)
+    assert nodes['sim_node'].parameters == {'publish_clock': True, 'real_time_factor': 2.5}
+    assert nodes['mpc_node'].parameters['use_sim_time'] is True
+    assert nodes['mpc_node'].params_files[0].endswith('config/planar_arm.yaml')
+    assert Path(nodes['mpc_node'].params_files[0]).is_file()
+    assert nodes['mpc_node'].module == 'casadi_mpc.ros.mpc_node'
+
+
+def test_robot_remaps_onto_ros2_control():
+    (mpc,) = bringup.system('robot', {'robot': 'diff_drive'})
+    assert ('cmd_vel', '/diff_drive_controller/cmd_vel') in mpc.remappings
+    assert mpc.parameters == {'use_sim_time': False, 'twist_stamped': True}
+    (arm,) = bringup.system('robot', {'robot': 'urdf_arm', 'remaps': 'joint_states:=/arm/js'})
+    assert ('commands', '/forward_effort_controller/commands') in arm.remappings
+    assert ('joint_states', '/arm/js') in arm.remappings
+    assert ('joint_states', '/joint_states') not in arm.remappings
+
+
+def test_namespace_rewrites_the_parameter_file_sections():
+    import yaml
+    (mpc,) = bringup.system('robot', {'robot': 'diff_drive', 'namespace': 'fleet/robot1'})
+    with open(mpc.params_files[0]) as f:
+        document = yaml.safe_load(f)
+    assert set(document) == {'/fleet/robot1/mpc_node', '/fleet/robot1/sim_node'}
+    (plain,) = bringup.system('robot', {'robot': 'diff_drive'})
+    assert plain.params_files[0] == bringup.default_params_file('diff_drive')
+
+
+def test_overrides_and_namespace_reach_the_command_line():
+    specs = bringup.system('sim', {'namespace': 'robot1', 'use_sim_time': 'false',
+                                   'remaps': 'goal_pose:=/goal', 'log_level': 'debug'},
+                           {'mpc_node': {'goal': [1.0, 2.0, 0.0], 'solver.name': 'ipopt'}})
+    mpc = by_name(specs)['mpc_node']
+    args = mpc.ros_args()
+    assert args[:3] == ['--ros-args', '-r', '__node:=mpc_node']
+    assert ['-r', '__ns:=/robot1'] == args[3:5]
+    assert '-p' in args and 'goal:=[1.0, 2.0, 0.0]' in args and 'use_sim_time:=false' in args
+    assert 'solver.name:=ipopt' in args and 'goal_pose:=/goal' in args
+    assert args[-2:] == ['--log-level', 'debug']
+    assert mpc.command(python='py')[:3] == ['py', '-m', 'casadi_mpc.ros.mpc_node']
+    assert by_name(specs)['sim_node'].parameters['publish_clock'] is False
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'robot': 'tank'}, 'robot'), ({'robots': 'x'}, 'unknown argument'),
+    ({'params_file': '/nonexistent.yaml'}, 'does not exist'),
+    ({'remaps': 'cmd_vel'}, 'from:=to'), ({'use_sim_time': 'maybe'}, 'true or false')])
+def test_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        bringup.system('sim', args)
+
+
+def test_mode_checked():
+    with pytest.raises(ValueError, match='mode'):
+        bringup.system('hardware')
+
+
+def test_remaps_and_values():
+    assert bringup.parse_remaps('a:=b, c=d  e:=/f') == [('a', 'b'), ('c', 'd'), ('e', '/f')]
+    assert bringup.yaml_value([1, 2.5, True]) == '[1, 2.5, true]'
+    assert bringup.yaml_value(0.1) == '0.1' and bringup.yaml_value('odom') == 'odom'
+
+
+def test_every_launch_argument_has_a_description():
+    for name, (default, text) in bringup.ARGUMENTS.items():
+        assert isinstance(default, str) and len(text) > 20, name
+
+
+@pytest.mark.parametrize('mode', bringup.MODES)
+def test_launch_files_build_descriptions(mode):
+    pytest.importorskip('launch_ros', reason='launch_ros is not installed')
+    path = LAUNCH_DIR / ('%s.launch.py' % mode)
+    spec = importlib.util.spec_from_file_location('launch_file_' + mode, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module.generate_launch_description()
+    names = [e.name for e in description.entities if hasattr(e, 'name')]
+    assert set(bringup.ARGUMENTS) <= set(names)
