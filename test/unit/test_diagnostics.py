@@ -1,0 +1,33 @@
+"""Diagnostics messages from plain values."""
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
+
+from casadi_mpc.core.solvers.base import SolveResult
+from casadi_mpc.core.supervisor import Counters, Decision, Mode
+from casadi_mpc.ros import diagnostics
+
+
+def test_step_values_and_status():
+    result = SolveResult(status='optimal', success=True, u0=np.zeros(2), x_pred=None,
+                         u_pred=None, iterations=4, solve_time=0.0015, cost=1.5,
+                         cost_terms={'effort': 0.5, 'task': 1.0, 'energy': 0.5})
+    counters = Counters(rejected=3, fallbacks=1).as_dict()
+    values = diagnostics.step_values(Decision(np.zeros(2), Mode.NORMAL), result, counters,
+                                     {'goal_reached': True})
+    assert values['solve_time_ms'] == 1.5 and values['cost.task'] == 1.0
+    assert values['rejected_messages'] == 3 and 'rejected' not in values
+    st = diagnostics.status('/mpc_node: mpc', 'diff_drive', 'NORMAL', '', values)
+    assert st.level == DiagnosticStatus.OK and st.message == 'NORMAL'
+    msg = diagnostics.array(diagnostics.DiagnosticArray().header.stamp, st)
+    got = diagnostics.values_of(msg)['/mpc_node: mpc']
+    assert got['goal_reached'] == 'true' and got['cost.energy'] == '0.5'
+    assert got['fallbacks'] == '1'
+
+
+def test_levels_and_missing_numbers():
+    assert diagnostics.status('n', 'h', 'STALE', 'old', {}).level == DiagnosticStatus.ERROR
+    assert diagnostics.status('n', 'h', 'FALLBACK', 'x', {}).level == DiagnosticStatus.WARN
+    values = diagnostics.step_values(Decision(np.zeros(1), Mode.NO_STATE, 'none'), None,
+                                     Counters().as_dict(), {'goal_error': float('nan')})
+    assert 'solver_status' not in values
+    assert diagnostics.text(values['goal_error']) == 'nan'
