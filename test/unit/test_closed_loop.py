@@ -42,6 +42,13 @@ def test_model_reaches_goal_within_bounds(robot, steps, mismatch):
     assert np.all(x >= finite_lb - 0.05) and np.all(x <= finite_ub + 0.05)
 
 
+def test_arm_settles_on_a_goal_away_from_the_vertical():
+    """effort_above_holding does not charge the torque that holds the arm, so no offset."""
+    controller = controller_for('planar_arm', goal=[0.785, 0.3, 0.0, 0.0])
+    _, summary = closed_loop.run(controller, np.zeros(4), 150)
+    assert summary['final_error'] < 0.005
+
+
 def test_obstacle_is_avoided_on_the_way():
     controller = controller_for('double_integrator')
     log, summary = closed_loop.run(controller, np.zeros(4), 80, stop_at_goal=True)

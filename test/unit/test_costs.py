@@ -10,7 +10,8 @@ from casadi_mpc.core.models import build_model
 from .helpers import check_jacobian
 
 RNG = np.random.default_rng(3)
-MODEL_FOR = {'power': 'planar_arm', 'obstacles': 'double_integrator'}
+MODEL_FOR = {'power': 'planar_arm', 'obstacles': 'double_integrator',
+             'effort_above_holding': 'planar_arm'}
 
 
 def symbolic_stage(term, model, slots=2):
@@ -85,6 +86,17 @@ def test_power_is_smoothed_absolute_mechanical_power():
     assert value == pytest.approx(6.0 + 4.0, abs=3e-2)
 
 
+def test_effort_above_holding_is_zero_when_holding_still():
+    model = build_model('planar_arm')
+    p = model.param_vector()
+    x = np.array([0.4, -0.3, 0.0, 0.0])
+    hold = np.asarray(model.holding(x, p), float).ravel()
+    term = make_term('effort_above_holding')
+    assert evaluate(term, model, x=x, u=hold, weight=np.ones(2), p=p) == pytest.approx(0.0)
+    assert evaluate(term, model, x=x, u=hold + [1.0, 0.0], weight=np.ones(2),
+                    p=p) == pytest.approx(1.0)
+
+
 def test_progress_rewards_moving_toward_goal():
     model = build_model('diff_drive')
     term = make_term('progress')
@@ -126,5 +138,7 @@ def test_terms_refuse_models_they_cannot_use():
         make_term('power').check(build_model('diff_drive'))
     with pytest.raises(ValueError, match='planar base'):
         make_term('obstacles').check(build_model('planar_arm'))
+    with pytest.raises(ValueError, match='holding torque'):
+        make_term('effort_above_holding').check(build_model('diff_drive'))
     with pytest.raises(ValueError, match='unknown cost term'):
         make_term('comfort')

@@ -43,7 +43,6 @@ class MpcNode(Node):
             closed_loop.energy_unit(model))
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.x, self.x_stamp, self.x_header = None, None, None
-        self.goal_active = False    # a goal is in use (from a topic or the first solve)
         self.last = None          # (decision, result) of the last step
         self.out = MpcOutputs(self, model)
         self.out.configure(self.cfg)
@@ -106,7 +105,6 @@ class MpcNode(Node):
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
             self._reject(what, err)
             return
-        self.goal_active = True
         self.get_logger().info('new goal %s' % np.round(goal, 4).tolist())
 
     def _on_goal_pose(self, msg):
@@ -134,7 +132,6 @@ class MpcNode(Node):
 
     def _on_set_parameters(self, parameters):
         """Validate and apply run-time changes; rejected changes apply nothing."""
-        active = self.ctrl.goal.copy() if self.goal_active else None
         try:
             changes = params.changes(parameters, self.specs)
             if changes:
@@ -143,8 +140,6 @@ class MpcNode(Node):
             return SetParametersResult(successful=False, reason=str(err))
         if changes:
             self.cfg = self.ctrl.cfg
-            if 'goal' not in changes and active is not None:
-                self.ctrl.set_goal(active)   # update() re-reads the goal from the config
             self.get_logger().info('parameters changed: %s' % ', '.join(sorted(changes)))
         return SetParametersResult(successful=True)
 
@@ -173,7 +168,6 @@ class MpcNode(Node):
         result = None
         if self.sup.state_ok(self.x, age):
             result = self.ctrl.step(self.x)
-            self.goal_active = True
         decision = self.sup.decide(self.x, age, result, self._safe())
         stamp = self._send(decision, result)
         elapsed = (self.steady.now() - started).nanoseconds * 1e-9

@@ -1,6 +1,7 @@
 """Cost terms, one per file, looked up by name."""
 from .effort import Effort
 from .goal_tracking import GoalTracking
+from .holding_effort import HoldingEffort
 from .input_rate import InputRate
 from .obstacles import Obstacles
 from .power import Power
@@ -9,7 +10,7 @@ from .reference_tracking import ReferenceTracking
 from .terminal import Terminal
 
 TERMS = {cls.name: cls for cls in (GoalTracking, Terminal, ReferenceTracking, Progress,
-                                   Effort, Power, InputRate, Obstacles)}
+                                   Effort, HoldingEffort, Power, InputRate, Obstacles)}
 
 
 def make_term(name):
