@@ -1,16 +1,22 @@
 """Loop latency across processes: state message -> command publish, and peak memory per node.
 
-sim_node publishes odometry at 100 Hz; mpc_node (the standard unicycle problem, sqp_rti, 100 Hz
-timer) solves from the latest state and publishes a TwistStamped; this script listens. For every
-control step the controller's diagnostics name the header stamp of the state it used, and the
-command carries the step's stamp, so (all on one machine clock):
+sim_node publishes odometry at 100 Hz; mpc_node (the standard unicycle problem, compiled sqp_rti,
+100 Hz, solving as each state arrives or on its timer: ``--trigger``) publishes a TwistStamped;
+this script listens. For every control step the controller's diagnostics name the header stamp
+of the state it used, and the command carries the step's stamp, so (all on one machine clock):
 
-  state -> command published  = command stamp - state stamp  (includes waiting for the tick)
-  command published -> here   = arrival time - command stamp (DDS delivery to a third process)
+  state sent -> command published = command stamp - state stamp (with --trigger timer this
+                                    includes waiting for the tick)
+  state sent -> command received  = arrival here - state stamp (the round trip through DDS to
+                                    the controller and on to a third process)
+  command published -> received   = arrival here - command stamp (DDS delivery alone)
 
-Peak memory is VmHWM from /proc/<pid>/status of each node process. Not a test: it prints.
+Deadline misses are the controller's counter (compute time over one period, or a solve over
+its time limit) during the window. Peak memory is VmHWM from /proc/<pid>/status of each node
+process. Not a test: it prints.
 
     python bench/loop_latency.py [--seconds 10] [--rate 100] [--solver sqp_rti]
+                                 [--trigger state|timer] [--no-compiled]
 """
 import argparse
 import os
@@ -26,9 +32,11 @@ LOOPBACK = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '1
             'PYTHONUNBUFFERED': '1'}
 
 
-def parameter_file(directory, rate, solver):
-    mpc = dict(UNICYCLE, solver={'name': solver, 'max_iter': 1, 'time_limit': 0.5 / rate},
-               rate_hz=float(rate), twist_stamped=True, state_timeout=0.5)
+def parameter_file(directory, rate, solver, trigger, compiled):
+    mpc = dict(UNICYCLE, solver={'name': solver, 'max_iter': 1, 'time_limit': 0.5 / rate,
+                                 'compiled': compiled},
+               rate_hz=float(rate), twist_stamped=True, state_timeout=0.5,
+               control_trigger=trigger)
     sim = {'model': {'name': 'diff_drive'}, 'sim_rate_hz': float(rate), 'twist_stamped': True,
            'publish_clock': False, 'real_time_factor': 1.0}
     path = os.path.join(directory, 'loop_latency.yaml')
@@ -60,12 +68,15 @@ class Listener:
     def __init__(self, domain):
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import TwistStamped
+        from nav_msgs.msg import Odometry
         from casadi_mpc.ros import qos
         from casadi_mpc.ros.probe import Probe
         self.probe = Probe(domain, 'loop_latency')
         self.node = self.probe.node
         self.arrivals, self.steps, self.recording, self.mode = {}, {}, False, None
+        self.states = 0
         self.node.create_subscription(TwistStamped, 'cmd_vel', self._on_cmd, qos.COMMAND)
+        self.node.create_subscription(Odometry, 'odom', self._on_state, qos.STATE)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag,
                                       qos.DIAGNOSTICS)
 
@@ -73,6 +84,10 @@ class Listener:
         if self.recording:
             now = self.node.get_clock().now().nanoseconds
             self.arrivals[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = now
+
+    def _on_state(self, msg):
+        if self.recording:
+            self.states += 1
 
     def _on_diag(self, msg):
         from casadi_mpc.ros.diagnostics import values_of
@@ -95,16 +110,30 @@ def stamp_ns(key):
 
 
 def figures(listener):
-    to_publish, delivery, solve = [], [], []
+    """Per NORMAL step [ms]: state -> published, state -> received, published -> received,
+    solve time, step time."""
+    out = [[], [], [], [], []]
     for key, values in listener.steps.items():
         if values.get('mode') != 'NORMAL' or 'state_stamp' not in values:
             continue
         sec, nsec = values['state_stamp'].split('.')
-        to_publish.append((stamp_ns(key) - (int(sec) * 1_000_000_000 + int(nsec))) * 1e-6)
-        solve.append(float(values['solve_time_ms']))
+        state = int(sec) * 1_000_000_000 + int(nsec)
+        out[0].append((stamp_ns(key) - state) * 1e-6)
         if key in listener.arrivals:
-            delivery.append((listener.arrivals[key] - stamp_ns(key)) * 1e-6)
-    return np.array(to_publish), np.array(delivery), np.array(solve)
+            out[1].append((listener.arrivals[key] - state) * 1e-6)
+            out[2].append((listener.arrivals[key] - stamp_ns(key)) * 1e-6)
+        out[3].append(float(values['solve_time_ms']))
+        out[4].append(float(values['step_time_ms']))
+    return [np.array(v) for v in out]
+
+
+def counter_change(listener, name):
+    """How much a diagnostics counter grew during the window (None without samples)."""
+    keys = sorted(listener.steps)
+    values = [listener.steps[k].get(name) for k in (keys[0], keys[-1])] if keys else [None]
+    if None in values:
+        return None
+    return int(values[1]) - int(values[0])
 
 
 def row(label, values):
@@ -119,35 +148,48 @@ def main():
     ap.add_argument('--seconds', type=float, default=10.0, help='recording time [s]')
     ap.add_argument('--rate', type=float, default=100.0, help='control and state rate [Hz]')
     ap.add_argument('--solver', default='sqp_rti')
+    ap.add_argument('--trigger', choices=('state', 'timer'), default='state',
+                    help='control_trigger of mpc_node')
+    ap.add_argument('--compiled', action=argparse.BooleanOptionalAction, default=None,
+                    help='compiled solver (default: on for sqp and sqp_rti)')
     args = ap.parse_args()
+    if args.compiled is None:
+        args.compiled = args.solver in ('sqp', 'sqp_rti')
     os.environ.update(LOOPBACK)
     os.environ.setdefault('ROS_DOMAIN_ID', str(5 + os.getpid() % 90))
     os.environ.setdefault('ROS_HOME', tempfile.mkdtemp(prefix='casadi_mpc_bench_'))
     from casadi_mpc import bringup
     from casadi_mpc.runner import System
     with tempfile.TemporaryDirectory() as tmp:
-        path = parameter_file(tmp, args.rate, args.solver)
+        path = parameter_file(tmp, args.rate, args.solver, args.trigger, args.compiled)
         specs = bringup.system('sim', {'robot': 'diff_drive', 'params_file': path,
                                        'use_sim_time': 'false'})
         with System(specs, echo=None) as system:
             listener = Listener(int(os.environ['ROS_DOMAIN_ID']))
             try:
-                listener.probe.wait_for(lambda: listener.mode == 'NORMAL', 60,
+                # the first run of a compiled solver builds it (cached afterwards)
+                listener.probe.wait_for(lambda: listener.mode == 'NORMAL', 300,
                                         'the controller running', system.check)
                 listener.record(args.seconds, system.check)
                 memory = {name: vm_hwm_mb(p.pid) for name, p in system.processes.items()}
-                last = dict(listener.steps[max(listener.steps)]) if listener.steps else {}
             finally:
                 listener.probe.close()
-    to_publish, delivery, solve = figures(listener)
-    print('loop latency: unicycle (N=%d, dt=%.2g s), %s, %.0f Hz state and control, %.0f s'
-          % (UNICYCLE['horizon'], UNICYCLE['dt'], args.solver, args.rate, args.seconds))
-    print(row('state sent -> command published', to_publish))
+    published, received, delivery, solve, step = figures(listener)
+    change = {name: counter_change(listener, name) for name in
+              ('steps', 'solves', 'deadline_misses', 'fallbacks', 'failures', 'stale_steps')}
+    print('loop latency: unicycle (N=%d, dt=%.2g s), %s%s, trigger %s, %.0f Hz state and '
+          'control, %.0f s' % (UNICYCLE['horizon'], UNICYCLE['dt'], args.solver,
+                               ' compiled' if args.compiled else '', args.trigger, args.rate,
+                               args.seconds))
+    print(row('state sent -> command published', published))
+    print(row('state sent -> command received', received))
     print(row('command published -> received', delivery))
     print(row('solve time (in the controller)', solve))
-    print('  deadline misses %s, fallbacks %s, failures %s over %s steps' % (
-        last.get('deadline_misses'), last.get('fallbacks'), last.get('failures'),
-        last.get('steps')))
+    print(row('step time (in the controller)', step))
+    print('  in the window: %s steps (%s solves) for %d states received here; deadline misses '
+          '%s, fallbacks %s, failures %s, stale steps %s' % (
+              change['steps'], change['solves'], listener.states, change['deadline_misses'],
+              change['fallbacks'], change['failures'], change['stale_steps']))
     for name, mb in memory.items():
         print('  peak memory %-10s VmHWM %7.1f MB' % (name, mb))
 

@@ -124,6 +124,10 @@ class MPCConfig(Strict):
     obstacles: ObstaclesConfig = Field(default_factory=ObstaclesConfig)
     solver: SolverConfig = Field(default_factory=SolverConfig)
     rate_hz: float = Field(10.0, gt=0, le=2000, description='control rate [Hz]')
+    control_trigger: Literal['timer', 'state'] = Field(
+        'timer', description='timer: solve at rate_hz on the node clock; state: solve as each '
+        'state message arrives (lowest latency), at most rate_hz, the timer then only guards '
+        'against stale state', json_schema_extra=STRUCTURAL)
     state_timeout: float = Field(0.5, gt=0, le=60, description='state older than this is '
                                  'stale and stops the robot [s]')
     fallback_steps: int = Field(5, ge=0, le=1000, description='control steps to follow the '

@@ -2,10 +2,13 @@
 
 Subscribes the robot state (``odom`` for bases, ``joint_states`` for arms; sensor-data QoS), a
 goal (``goal_pose`` or ``goal_joints``) and, when a reference-tracking cost term is configured, a
-reference (``plan`` as nav_msgs/Path, or ``reference_trajectory``). A timer on the node clock
-(sim time works) solves from the latest state at ``rate_hz`` and publishes the command, the
-predicted horizon under ``~/`` and ``/diagnostics``. A steady-clock watchdog sends the safe
-command when the control timer itself stops (e.g. the simulated clock died).
+reference (``plan`` as nav_msgs/Path, or ``reference_trajectory``). With ``control_trigger``
+``timer`` a timer on the node clock (sim time works) solves from the latest state at ``rate_hz``;
+with ``state`` each accepted state message is solved at once (at most ``rate_hz``) and the timer
+only sends the safe command when the state goes stale. Each step publishes the command, the
+predicted horizon under ``~/`` and ``/diagnostics``, then lets the solver prepare the next step
+(compiled RTI linearizes off the critical path). A steady-clock watchdog sends the safe command
+when the control timer itself stops (e.g. the simulated clock died).
 """
 import sys
 
@@ -24,7 +27,7 @@ from ..core import closed_loop
 from ..core.config import ConfigError, MPCConfig, parse
 from ..core.controller import MPCController
 from ..core.solvers import Builds
-from ..core.supervisor import EnergyMeter, Mode, Supervisor
+from ..core.supervisor import EnergyMeter, Mode, Pacer, Supervisor
 
 LOG_EVERY = 2.0   # [s] throttle for repeated warnings
 
@@ -44,6 +47,8 @@ class MpcNode(Node):
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.x, self.x_stamp, self.x_header = None, None, None
         self.last = None          # (decision, result) of the last step
+        self.on_state = self.cfg.control_trigger == 'state'
+        self.pacer = Pacer()      # state trigger: at most rate_hz on the node clock
         self.out = MpcOutputs(self, model)
         self.out.configure(self.cfg)
         self._subscribe()
@@ -91,6 +96,8 @@ class MpcNode(Node):
             self._reject(what, err)
             return
         self.x, self.x_stamp, self.x_header = x, self.get_clock().now(), msg.header.stamp
+        if self.on_state and self.pacer.ready(self.x_stamp.nanoseconds * 1e-9):
+            self._step(self.steady.now())
 
     def _on_odom(self, msg):
         self._take_state(conv.odometry_to_state, msg, 'odometry')
@@ -157,6 +164,11 @@ class MpcNode(Node):
     def _tick(self):
         started = self.steady.now()
         self._track_clock_rate(started)
+        if self.on_state and self.sup.state_ok(self.x, self._state_age()):
+            return   # the state messages trigger the steps while they are fresh
+        self._step(started)
+
+    def _step(self, started):
         try:
             self._control(started)
         except Exception as err:   # noqa: B902 - the loop must keep sending safe commands
@@ -164,6 +176,7 @@ class MpcNode(Node):
 
     def _control(self, started):
         self._follow_config()
+        self.pacer.stepped(self.get_clock().now().nanoseconds * 1e-9, 1.0 / self.cfg.rate_hz)
         age = self._state_age()
         result = None
         if self.sup.state_ok(self.x, age):
@@ -174,6 +187,8 @@ class MpcNode(Node):
         # the deadline is one period of the node clock: scale wall time by the clock's rate
         self.sup.timing(elapsed * self.clock_rate, result)
         self._diagnose(decision, result, age, elapsed, stamp)
+        if result is not None:
+            self.ctrl.solver.prepare()   # the next linearization, off the critical path
 
     def _track_clock_rate(self, steady_now):
         """Node-clock seconds per wall second between ticks (1 on wall time; the real-time

@@ -1,0 +1,101 @@
+"""control_trigger 'state': each state message is solved at once, at most rate_hz, and the timer
+still stops the robot when the state goes stale."""
+import time
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry
+
+from casadi_mpc.bringup import default_params_file
+from casadi_mpc.core.config import load
+from casadi_mpc.ros import qos
+
+TRANSPORT_SLACK = 0.2   # [s] scheduling and delivery on a loaded 2-core machine
+STATE = {'control_trigger': 'state'}
+
+
+def pose(x, y, yaw):
+    msg = PoseStamped()
+    msg.header.frame_id = 'odom'
+    msg.pose.position.x, msg.pose.position.y = x, y
+    msg.pose.orientation.z, msg.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
+    return msg
+
+
+def odometry(sec):
+    msg = Odometry()
+    msg.header.frame_id = 'odom'
+    msg.header.stamp.sec = sec
+    msg.pose.pose.orientation.w = 1.0
+    return msg
+
+
+def is_zero(m):
+    return m.linear.x == 0.0 and m.angular.z == 0.0
+
+
+def test_state_trigger_reaches_goal_and_stops_when_the_simulator_dies(systems, probe):
+    cfg = load(default_params_file('diff_drive'))
+    system = systems.sim('diff_drive', real_time_factor=3.0,
+                         mpc=dict(STATE, goal=[0.0, 0.0, 0.0]))
+    cmd = probe.record(Twist, 'cmd_vel')
+    diag = probe.diagnostics()
+    probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 30, 'the controller running',
+                   system.check)
+    goal = probe.publisher(PoseStamped, 'goal_pose')
+    probe.publish_until(goal, pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
+                        '1 0.5 0.4636', 10, 'the goal accepted', system.check)
+    probe.wait_for(lambda: diag.value('goal_reached') == 'true', 30, 'the goal reached',
+                   system.check)
+    assert any(abs(m.linear.x) > 0.1 for m in cmd.msgs)
+    assert diag.value('rejected_messages') == '0'
+    t0 = time.monotonic()
+    system.kill('sim_node')
+    probe.wait_for(lambda: any(is_zero(m) for m in cmd.since(t0)) and
+                   diag.value('mode') == 'STALE', 5, 'the safe command after the simulator died')
+    # sim time stops with the simulator: the steady-clock watchdog sends the safe command
+    assert 'state' in diag.value('reason')
+    zero = next(t for t, m in cmd.items if t >= t0 and is_zero(m))
+    limit = max(cfg.state_timeout, 2.0 / cfg.rate_hz) + 1.0 / cfg.rate_hz + TRANSPORT_SLACK
+    assert zero - t0 <= limit, zero - t0
+
+
+def test_one_step_per_state_message_then_safe_command_on_stale_state(systems, probe):
+    rate, timeout, count = 20.0, 0.5, 12
+    system = systems.controller_only('diff_drive', mpc=dict(
+        STATE, rate_hz=rate, state_timeout=timeout, goal=[3.0, 0.0, 0.0]))
+    cmd = probe.record(Twist, 'cmd_vel')
+    diag = probe.diagnostics()
+    odom = probe.publisher(Odometry, 'odom', qos.STATE)
+    probe.publish_until(odom, odometry(1), lambda: diag.value('mode') == 'NORMAL', 30,
+                        'the controller running', system.check)
+    sent = []   # (publish time, stamp) of the states that must each be solved once
+
+    def send():
+        if len(sent) < count:
+            stamp = 1000 + len(sent)
+            odom.publish(odometry(stamp))
+            sent.append((time.monotonic(), '%d.%09d' % (stamp, 0)))
+            # a second state right behind it: at most rate_hz, so it must not be solved
+            odom.publish(odometry(stamp + 1000))
+    timer = probe.node.create_timer(5.0 / rate, send)   # states well apart: 5 periods
+
+    def solved():
+        return [d['state_stamp'] for d in diag.since(sent[0][0])
+                if d.get('mode') == 'NORMAL' and d['state_stamp'] != '1.000000000']
+
+    def commands():
+        return cmd.since(sent[0][0]) if sent else []
+    probe.wait_for(lambda: len(sent) == count and set(solved()) >= {s for _, s in sent} and
+                   len(commands()) >= count, 15, 'a command for each state', system.check)
+    probe.node.destroy_timer(timer)
+    assert sorted(solved()) == sorted(s for _, s in sent)   # each once, none of the bursts
+    assert len(commands()) == count                        # no timer commands in between
+    assert all(m.linear.x > 0.1 for m in commands())
+    # the states stop: the timer sends the safe command within state_timeout + one period
+    t_last = sent[-1][0]
+    probe.wait_for(lambda: any(is_zero(m) for m in cmd.since(t_last)), 5,
+                   'the safe command on stale state', system.check)
+    zero = next(t for t, m in cmd.items if t >= t_last and is_zero(m))
+    assert zero - t_last <= timeout + 1.0 / rate + TRANSPORT_SLACK, zero - t_last
+    probe.wait_for(lambda: diag.value('mode') == 'STALE', 2, 'mode STALE', system.check)
