@@ -8,7 +8,6 @@ import signal
 import tempfile
 import time
 
-import numpy as np
 import pytest
 
 launch_pytest = pytest.importorskip(
@@ -22,6 +21,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource  # n
 
 from casadi_mpc import bringup  # noqa: E402
 from casadi_mpc.core.config import load  # noqa: E402
+from casadi_mpc.ros.conversions import planar_pose  # noqa: E402
 from casadi_mpc.ros.probe import LOOPBACK, Probe, domain_id  # noqa: E402
 from casadi_mpc.runner import launch_available  # noqa: E402
 
@@ -53,14 +53,6 @@ def sim_system(domain):
             launch_pytest.actions.ReadyToTest()])
 
 
-def goal_pose(x, y, yaw):
-    msg = PoseStamped()
-    msg.header.frame_id = 'odom'
-    msg.pose.position.x, msg.pose.position.y = x, y
-    msg.pose.orientation.z, msg.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
-    return msg
-
-
 def node_pid(name, domain):
     """The pid of the node process ``name`` started for this test's domain (from /proc)."""
     for pid in filter(str.isdigit, os.listdir('/proc')):
@@ -83,7 +75,7 @@ def test_closed_loop_reaches_goal(probe):
     diag = probe.diagnostics()
     probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 60, 'the controller running')
     pub = probe.publisher(PoseStamped, 'goal_pose')
-    probe.publish_until(pub, goal_pose(1.0, 0.5, 0.0), lambda: diag.value('goal') == '1 0.5 0',
+    probe.publish_until(pub, planar_pose(1.0, 0.5, 0.0), lambda: diag.value('goal') == '1 0.5 0',
                         20, 'the goal accepted')
     probe.wait_for(lambda: diag.value('goal_reached') == 'true', 30, 'the goal reached')
     assert all(abs(m.linear.x) <= 1.0 and abs(m.angular.z) <= 2.0 for m in cmd.msgs)
@@ -96,7 +88,7 @@ def test_stale_state_stops_the_robot(probe, domain):
     diag = probe.diagnostics()
     probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 60, 'the controller running')
     pub = probe.publisher(PoseStamped, 'goal_pose')
-    probe.publish_until(pub, goal_pose(3.0, 0.0, 0.0), lambda: cmd.last() is not None and
+    probe.publish_until(pub, planar_pose(3.0, 0.0, 0.0), lambda: cmd.last() is not None and
                         cmd.last().linear.x > 0.3, 20, 'the robot moving')
     pid = node_pid('sim_node', domain)
     assert pid is not None

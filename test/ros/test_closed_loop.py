@@ -12,6 +12,7 @@ from casadi_mpc.core.controller import MPCController
 from casadi_mpc.core.models import build_model
 from casadi_mpc.ros import conversions as conv, qos
 from casadi_mpc.bringup import default_params_file
+from casadi_mpc.ros.conversions import planar_pose
 
 DIAGNOSTIC_KEYS = ('mode', 'solver_status', 'solve_time_ms', 'iterations', 'deadline_misses',
                    'rejected_messages', 'fallbacks', 'cost.task', 'cost.energy', 'energy_used',
@@ -22,14 +23,6 @@ def bounds(robot):
     cfg = load(default_params_file(robot))
     model = build_model(cfg.model.name, **cfg.model.options())
     return np.asarray(cfg.bounds.u_min or model.u_lb), np.asarray(cfg.bounds.u_max or model.u_ub)
-
-
-def pose(x, y, yaw, frame='odom'):
-    msg = PoseStamped()
-    msg.header.frame_id = frame
-    msg.pose.position.x, msg.pose.position.y = x, y
-    msg.pose.orientation.z, msg.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
-    return msg
 
 
 def in_bounds(commands, lb, ub, tol=1e-9):
@@ -46,7 +39,7 @@ def test_diff_drive_reaches_goal(systems, probe):
     probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 30, 'the controller running',
                    system.check)
     goal = probe.publisher(PoseStamped, 'goal_pose')
-    probe.publish_until(goal, pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
+    probe.publish_until(goal, planar_pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
                         '1 0.5 0.4636', 10, 'the goal accepted', system.check)
     probe.wait_for(lambda: diag.value('goal_reached') == 'true', 30, 'the goal reached',
                    system.check)

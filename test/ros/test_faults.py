@@ -11,16 +11,9 @@ from casadi_mpc.bringup import default_params_file
 from casadi_mpc.core.config import load
 from casadi_mpc.core.models import build_model
 from casadi_mpc.ros import qos
+from casadi_mpc.ros.conversions import planar_pose
 
 TRANSPORT_SLACK = 0.2   # [s] scheduling and delivery on a loaded 2-core machine
-
-
-def pose(x, y, yaw, frame='odom'):
-    msg = PoseStamped()
-    msg.header.frame_id = frame
-    msg.pose.position.x, msg.pose.position.y = x, y
-    msg.pose.orientation.z, msg.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
-    return msg
 
 
 def start_moving(systems, probe, goal=(3.0, 0.0, 0.0), **kwargs):
@@ -31,7 +24,7 @@ def start_moving(systems, probe, goal=(3.0, 0.0, 0.0), **kwargs):
     probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 30, 'the controller running',
                    system.check)
     pub = probe.publisher(PoseStamped, 'goal_pose')
-    probe.publish_until(pub, pose(*goal), lambda: cmd.last() is not None and
+    probe.publish_until(pub, planar_pose(*goal), lambda: cmd.last() is not None and
                         cmd.last().linear.x > 0.3, 10, 'the robot moving')
     return system, cmd, diag
 
@@ -115,7 +108,7 @@ def test_bad_odometry_and_wrong_frame_goal_rejected(systems, probe):
                         10, 'a zero quaternion rejected', system.check)
     before = diag.value('goal')
     goal = probe.publisher(PoseStamped, 'goal_pose')
-    probe.publish_until(goal, pose(1.0, 0.0, 0.0, frame='map'),
+    probe.publish_until(goal, planar_pose(1.0, 0.0, 0.0, 'map'),
                         lambda: "frame 'map'" in diag.value('last_rejection'), 10,
                         'the wrong-frame goal rejected', system.check)
     assert diag.value('goal') == before

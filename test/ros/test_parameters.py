@@ -1,18 +1,10 @@
 """Parameters over DDS: invalid sets are rejected with their reason; live tuning never
 rebuilds the solver and changes the behaviour on the next goal."""
-import numpy as np
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
 
 from casadi_mpc.ros import qos
-
-
-def pose(x, y, yaw):
-    msg = PoseStamped()
-    msg.header.frame_id = 'odom'
-    msg.pose.position.x, msg.pose.position.y = x, y
-    msg.pose.orientation.z, msg.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
-    return msg
+from casadi_mpc.ros.conversions import planar_pose
 
 
 def test_invalid_parameter_sets_are_rejected_with_reason(systems, probe):
@@ -50,7 +42,7 @@ def test_invalid_parameter_sets_are_rejected_with_reason(systems, probe):
 def reach(probe, diag, pub, goal, system):
     """Send ``goal``; return the energy used until it is reached."""
     expected = ' '.join('%.4g' % g for g in goal)
-    probe.publish_until(pub, pose(*goal), lambda: diag.value('goal') == expected, 10,
+    probe.publish_until(pub, planar_pose(*goal), lambda: diag.value('goal') == expected, 10,
                         'goal %s accepted' % expected, system.check)
     start = diag.number('energy_used')
     probe.wait_for(lambda: diag.value('goal') == expected and

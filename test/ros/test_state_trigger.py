@@ -2,24 +2,16 @@
 still stops the robot when the state goes stale."""
 import time
 
-import numpy as np
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
 
 from casadi_mpc.bringup import default_params_file
 from casadi_mpc.core.config import load
 from casadi_mpc.ros import qos
+from casadi_mpc.ros.conversions import planar_pose
 
 TRANSPORT_SLACK = 0.2   # [s] scheduling and delivery on a loaded 2-core machine
 STATE = {'control_trigger': 'state'}
-
-
-def pose(x, y, yaw):
-    msg = PoseStamped()
-    msg.header.frame_id = 'odom'
-    msg.pose.position.x, msg.pose.position.y = x, y
-    msg.pose.orientation.z, msg.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
-    return msg
 
 
 def odometry(sec):
@@ -43,7 +35,7 @@ def test_state_trigger_reaches_goal_and_stops_when_the_simulator_dies(systems, p
     probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 30, 'the controller running',
                    system.check)
     goal = probe.publisher(PoseStamped, 'goal_pose')
-    probe.publish_until(goal, pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
+    probe.publish_until(goal, planar_pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
                         '1 0.5 0.4636', 10, 'the goal accepted', system.check)
     probe.wait_for(lambda: diag.value('goal_reached') == 'true', 30, 'the goal reached',
                    system.check)

@@ -252,3 +252,11 @@ def test_sim_command_inputs():
         conv.array_to_input(Float64MultiArray(data=[1.0]), ARM)
     with pytest.raises(Rejected, match='NaN'):
         conv.array_to_input(Float64MultiArray(data=[1.0, float('nan')]), ARM)
+
+
+def test_planar_pose_round_trips_through_the_goal_conversion():
+    model = build_model('diff_drive')
+    msg = conv.planar_pose(1.5, -0.5, 2.5, 'odom')
+    np.testing.assert_allclose(conv.pose_to_goal(msg, model, 'odom'), [1.5, -0.5, 2.5])
+    with pytest.raises(Rejected, match='map'):
+        conv.pose_to_goal(conv.planar_pose(0, 0, 0, 'map'), model, 'odom')

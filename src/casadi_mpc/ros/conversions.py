@@ -253,6 +253,16 @@ def to_joint_trajectory(x_pred, u_pred, model, stamp, dt):
     return msg
 
 
+def planar_pose(x, y, yaw, frame_id='odom'):
+    """A PoseStamped at (x, y) [m] with heading ``yaw`` [rad] about z (goals, paths)."""
+    msg = PoseStamped()
+    msg.header.frame_id = frame_id
+    msg.pose.position.x, msg.pose.position.y = float(x), float(y)
+    msg.pose.orientation.z = math.sin(yaw / 2.0)
+    msg.pose.orientation.w = math.cos(yaw / 2.0)
+    return msg
+
+
 def to_path(x_pred, model, stamp, frame_id):
     """Predicted base states as a nav_msgs/Path in ``frame_id``."""
     name = _base_name(model)
@@ -260,16 +270,12 @@ def to_path(x_pred, model, stamp, frame_id):
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     for x in np.asarray(x_pred, float):
-        ps = PoseStamped()
-        ps.header = msg.header
-        ps.pose.position.x = float(x[0])
-        ps.pose.position.y = float(x[1]) if len(model.position) > 1 else 0.0
         if name == 'diff_drive':
-            ps.pose.orientation.z = math.sin(x[2] / 2.0)
-            ps.pose.orientation.w = math.cos(x[2] / 2.0)
+            ps = planar_pose(x[0], x[1], x[2], frame_id)
         else:
+            ps = planar_pose(x[0], x[1] if len(model.position) > 1 else 0.0, 0.0, frame_id)
             ps.pose.position.z = float(x[2]) if len(model.position) > 2 else 0.0
-            ps.pose.orientation.w = 1.0
+        ps.header = msg.header
         msg.poses.append(ps)
     return msg
 
