@@ -137,6 +137,9 @@ class MPCConfig(Strict):
                                 'gravity (effort interfaces); off: zero')
     publish_joint_trajectory: bool = Field(False, description='arms: also publish the '
                                            'predicted horizon as a JointTrajectory')
+    prediction_rate_hz: float = Field(10.0, ge=0, le=2000, description='rate of the '
+                                      'predicted path/trajectory for display [Hz] (0: every '
+                                      'step); joint_trajectory streaming is never throttled')
     frame_id: str = Field('odom', description='frame of goals and predicted paths')
 
     @field_validator('costs')

@@ -22,6 +22,7 @@ class MpcOutputs:
         self.stamped = None
         self.cmd_pub = None
         self.traj_pub = None
+        self.last_prediction_ns = None
         if not self.twist:
             self.cmd_pub = node.create_publisher(Float64MultiArray, 'commands', qos.COMMAND)
         if self.arm:
@@ -52,16 +53,28 @@ class MpcOutputs:
         else:
             self.cmd_pub.publish(conv.to_twist(u))
 
+    def _display_due(self, stamp, rate_hz):
+        """The predicted horizon is for display: at most ``rate_hz`` (0: every step)."""
+        now = stamp.sec * 1_000_000_000 + stamp.nanosec
+        last = self.last_prediction_ns
+        if rate_hz > 0 and last is not None and 0 <= now - last < 1e9 / rate_hz:
+            return False
+        self.last_prediction_ns = now
+        return True
+
     def prediction(self, result, stamp, cfg):
         if result is None or result.x_pred is None:
             return
-        if self.arm:
+        stream = self.arm and cfg.publish_joint_trajectory and self.traj_pub is not None
+        display = self._display_due(stamp, cfg.prediction_rate_hz)
+        if self.arm and (stream or display):
             msg = conv.to_joint_trajectory(result.x_pred, result.u_pred, self.model, stamp,
                                            cfg.dt)
-            self.pred_pub.publish(msg)
-            if cfg.publish_joint_trajectory and self.traj_pub is not None:
+            if display:
+                self.pred_pub.publish(msg)
+            if stream:
                 self.traj_pub.publish(msg)
-        else:
+        elif display:
             self.pred_pub.publish(conv.to_path(result.x_pred, self.model, stamp, cfg.frame_id))
 
     def diagnostics(self, stamp, st):
