@@ -167,15 +167,21 @@ def _describe(err):
     return '; '.join(parts)
 
 
-def parse(data, source='config'):
-    """Validate a plain dict into an MPCConfig, or raise ConfigError naming the problem."""
+def validate(schema, data, source):
+    """Validate a plain (possibly dotted) dict into ``schema``, or raise ConfigError naming the
+    key, the value and the rule."""
     if not isinstance(data, dict):
         raise ConfigError('%s: expected a mapping of parameters, got %s'
                           % (source, type(data).__name__))
     try:
-        return MPCConfig.model_validate(unflatten(data))
+        return schema.model_validate(unflatten(data))
     except ValidationError as err:
         raise ConfigError('%s: %s' % (source, _describe(err))) from None
+
+
+def parse(data, source='config'):
+    """Validate a plain dict into an MPCConfig, or raise ConfigError naming the problem."""
+    return validate(MPCConfig, data, source)
 
 
 def unflatten(data):

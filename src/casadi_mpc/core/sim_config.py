@@ -7,10 +7,10 @@ field is a scalar or a flat list of one type, so it maps one-to-one onto ROS 2 p
 from typing import List
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from .config import STRUCTURAL, ConfigError, ModelConfig, Strict, _describe, node_section, \
-    read_yaml, unflatten
+from .config import STRUCTURAL, ConfigError, ModelConfig, Strict, node_section, read_yaml, \
+    validate
 
 
 class SimConfig(Strict):
@@ -46,13 +46,7 @@ class SimConfig(Strict):
 
 def parse(data, source='sim config'):
     """Validate a plain (possibly dotted) dict into a SimConfig, or raise ConfigError."""
-    if not isinstance(data, dict):
-        raise ConfigError('%s: expected a mapping of parameters, got %s'
-                          % (source, type(data).__name__))
-    try:
-        return SimConfig.model_validate(unflatten(data))
-    except ValidationError as err:
-        raise ConfigError('%s: %s' % (source, _describe(err))) from None
+    return validate(SimConfig, data, source)
 
 
 def load(path, node='sim_node'):
