@@ -202,6 +202,24 @@ def unflatten(data):
     return out
 
 
+def _merge(base, changes):
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            _merge(base.setdefault(key, {}), value)
+            continue
+        node, parts = base, key.split('.')
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+
+
+def with_changes(cfg, changes, source='changes'):
+    """A new MPCConfig: ``cfg`` with ``changes`` (nested or dotted keys) applied, validated."""
+    merged = cfg.model_dump()
+    _merge(merged, changes)
+    return parse(merged, source)
+
+
 def node_section(document, node='mpc_node', source='config'):
     """The ``ros__parameters`` mapping for ``node`` (or '/**') of a ROS 2 parameter file."""
     if not isinstance(document, dict):

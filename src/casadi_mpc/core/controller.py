@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ConfigError, MPCConfig, parse
+from .config import ConfigError, MPCConfig, parse, with_changes
 from .costs import make_term
 from .models import build_model
 from .ocp import OCP
@@ -141,9 +141,7 @@ class MPCController:
     def update(self, changes):
         """Apply run-time changes (a nested or dotted dict). Raises ConfigError, applies nothing,
         if a value is invalid or structural."""
-        merged = self.cfg.model_dump()
-        _merge(merged, changes)
-        new = parse(merged, 'parameter update')
+        new = with_changes(self.cfg, changes, 'parameter update')
         structural = changed_structure(self.cfg, new)
         if structural:
             raise ConfigError('%s: read-only at run time (it changes the problem structure)'
@@ -230,14 +228,3 @@ class MPCController:
     def applied(self, u):
         """Tell the controller which command actually went out (fallback or safe command)."""
         self.u_last = np.asarray(u, dtype=float).copy()
-
-
-def _merge(base, changes):
-    for key, value in changes.items():
-        if isinstance(value, dict):
-            _merge(base.setdefault(key, {}), value)
-            continue
-        node, parts = base, key.split('.')
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from . import closed_loop
-from .config import ConfigError, load
+from .config import ConfigError, load, with_changes
 from .controller import MPCController
 
 
@@ -36,16 +36,7 @@ def build(args):
         changes['solver.name'] = args.solver
     if args.compiled:
         changes['solver.compiled'] = True
-    if changes:
-        data = cfg.model_dump()
-        for key, value in changes.items():
-            node, parts = data, key.split('.')
-            for part in parts[:-1]:
-                node = node[part]
-            node[parts[-1]] = value
-        from .config import parse
-        cfg = parse(data, 'command line')
-    return cfg
+    return with_changes(cfg, changes, 'command line') if changes else cfg
 
 
 def mismatch(pairs):
