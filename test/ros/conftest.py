@@ -11,7 +11,10 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
+from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
+
 from casadi_mpc import bringup  # noqa: E402
+from casadi_mpc.ros.conversions import planar_pose  # noqa: E402
 from casadi_mpc.ros.probe import LOOPBACK, Probe, domain_id  # noqa: E402
 from casadi_mpc.runner import System  # noqa: E402
 
@@ -45,6 +48,23 @@ class Systems:
         args = dict(args, robot=robot, real_time_factor=str(real_time_factor))
         overrides = {'mpc_node': dict(mpc or {}), 'sim_node': dict(sim or {})}
         return self.start(bringup.system('sim', args, overrides))
+
+    def diff_drive_to_goal(self, probe, mpc=None):
+        """Start the simulated diff-drive system holding its start, send the goal
+        (1, 0.5, 0.4636) over the topic and wait until it is reached. Returns the system and
+        the recorders of cmd_vel and diagnostics."""
+        system = self.sim('diff_drive', real_time_factor=3.0,
+                          mpc=dict(mpc or {}, goal=[0.0, 0.0, 0.0]))
+        cmd = probe.record(Twist, 'cmd_vel')
+        diag = probe.diagnostics()
+        probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 30, 'the controller running',
+                       system.check)
+        goal = probe.publisher(PoseStamped, 'goal_pose')
+        probe.publish_until(goal, planar_pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
+                            '1 0.5 0.4636', 10, 'the goal accepted', system.check)
+        probe.wait_for(lambda: diag.value('goal_reached') == 'true', 30, 'the goal reached',
+                       system.check)
+        return system, cmd, diag
 
     def controller_only(self, robot='diff_drive', mpc=None):
         """mpc_node alone on wall time: the test plays the robot."""

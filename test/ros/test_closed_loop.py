@@ -1,7 +1,6 @@
 """Closed loop over DDS: sim_node + mpc_node reach the goal, in bounds, with diagnostics."""
 import numpy as np
 import pytest
-from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry, Path
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -12,7 +11,6 @@ from casadi_mpc.core.controller import MPCController
 from casadi_mpc.core.models import build_model
 from casadi_mpc.ros import conversions as conv, qos
 from casadi_mpc.bringup import default_params_file
-from casadi_mpc.ros.conversions import planar_pose
 
 DIAGNOSTIC_KEYS = ('mode', 'solver_status', 'solve_time_ms', 'iterations', 'deadline_misses',
                    'rejected_messages', 'fallbacks', 'cost.task', 'cost.energy', 'energy_used',
@@ -31,18 +29,8 @@ def in_bounds(commands, lb, ub, tol=1e-9):
 
 
 def test_diff_drive_reaches_goal(systems, probe):
-    # the controller holds the start until the goal comes over the topic
-    system = systems.sim('diff_drive', real_time_factor=3.0, mpc={'goal': [0.0, 0.0, 0.0]})
-    cmd = probe.record(Twist, 'cmd_vel')
     path = probe.record(Path, 'mpc_node/predicted_path')
-    diag = probe.diagnostics()
-    probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 30, 'the controller running',
-                   system.check)
-    goal = probe.publisher(PoseStamped, 'goal_pose')
-    probe.publish_until(goal, planar_pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
-                        '1 0.5 0.4636', 10, 'the goal accepted', system.check)
-    probe.wait_for(lambda: diag.value('goal_reached') == 'true', 30, 'the goal reached',
-                   system.check)
+    _, cmd, diag = systems.diff_drive_to_goal(probe)
     lb, ub = bounds('diff_drive')
     assert len(cmd) > 10
     assert in_bounds([[m.linear.x, m.angular.z] for m in cmd.msgs], lb, ub)

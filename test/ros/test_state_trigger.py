@@ -2,13 +2,12 @@
 still stops the robot when the state goes stale."""
 import time
 
-from geometry_msgs.msg import PoseStamped, Twist
+from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 
 from casadi_mpc.bringup import default_params_file
 from casadi_mpc.core.config import load
 from casadi_mpc.ros import qos
-from casadi_mpc.ros.conversions import planar_pose
 
 TRANSPORT_SLACK = 0.2   # [s] scheduling and delivery on a loaded 2-core machine
 STATE = {'control_trigger': 'state'}
@@ -28,17 +27,7 @@ def is_zero(m):
 
 def test_state_trigger_reaches_goal_and_stops_when_the_simulator_dies(systems, probe):
     cfg = load(default_params_file('diff_drive'))
-    system = systems.sim('diff_drive', real_time_factor=3.0,
-                         mpc=dict(STATE, goal=[0.0, 0.0, 0.0]))
-    cmd = probe.record(Twist, 'cmd_vel')
-    diag = probe.diagnostics()
-    probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 30, 'the controller running',
-                   system.check)
-    goal = probe.publisher(PoseStamped, 'goal_pose')
-    probe.publish_until(goal, planar_pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
-                        '1 0.5 0.4636', 10, 'the goal accepted', system.check)
-    probe.wait_for(lambda: diag.value('goal_reached') == 'true', 30, 'the goal reached',
-                   system.check)
+    system, cmd, diag = systems.diff_drive_to_goal(probe, STATE)
     assert any(abs(m.linear.x) > 0.1 for m in cmd.msgs)
     assert diag.value('rejected_messages') == '0'
     t0 = time.monotonic()
