@@ -111,17 +111,22 @@ def joint_state_to_state(msg: JointState, model):
                        % (len(got), len(msg.velocity)))
     if len(set(got)) != len(got):
         raise Rejected('joint state lists a joint twice: %s' % got)
-    index = {n: i for i, n in enumerate(got)}
-    missing = [n for n in names if n not in index]
-    if missing:
-        raise Rejected('joint state lacks joint(s) %s (has %s)' % (missing, got))
-    order = [index[n] for n in names]
+    order = _joint_order(names, got, 'joint state')
     q = np.asarray(msg.position, float)[order]
     dq = np.asarray(msg.velocity, float)[order]
     bad = [n for n, a, b in zip(names, q, dq) if not (np.isfinite(a) and np.isfinite(b))]
     if bad:
         raise Rejected('joint state has NaN or Inf for joint(s) %s' % bad)
     return np.concatenate([q, dq])
+
+
+def _joint_order(names, got, what):
+    """Indices into the message's arrays that give the model's joints in model order."""
+    index = {n: i for i, n in enumerate(got)}
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise Rejected('%s lacks joint(s) %s (has %s)' % (what, missing, got))
+    return [index[n] for n in names]
 
 
 # ---------------------------------------------------------------------------- goals
@@ -146,11 +151,7 @@ def joint_goal(msg: JointState, model):
         raise Rejected('joint goal has %d names but %d positions' % (len(got), len(msg.position)))
     if msg.velocity and len(msg.velocity) != len(got):
         raise Rejected('joint goal has %d names but %d velocities' % (len(got), len(msg.velocity)))
-    index = {n: i for i, n in enumerate(got)}
-    missing = [n for n in names if n not in index]
-    if missing:
-        raise Rejected('joint goal lacks joint(s) %s (has %s)' % (missing, got))
-    order = [index[n] for n in names]
+    order = _joint_order(names, got, 'joint goal')
     q = np.asarray(msg.position, float)[order]
     dq = np.asarray(msg.velocity, float)[order] if msg.velocity else np.zeros(len(names))
     return _finite(np.concatenate([q, dq]), 'joint goal')

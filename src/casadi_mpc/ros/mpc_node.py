@@ -147,6 +147,7 @@ class MpcNode(Node):
             return SetParametersResult(successful=False, reason=str(err))
         if changes:
             self.cfg = self.ctrl.cfg
+            self._follow_config()   # bounds, limits, publishers and rate follow at once
             self.get_logger().info('parameters changed: %s' % ', '.join(sorted(changes)))
         return SetParametersResult(successful=True)
 
@@ -175,7 +176,6 @@ class MpcNode(Node):
             self._emergency(err)
 
     def _control(self, started):
-        self._follow_config()
         self.pacer.stepped(self.get_clock().now().nanoseconds * 1e-9, 1.0 / self.cfg.rate_hz)
         age = self._state_age()
         result = None

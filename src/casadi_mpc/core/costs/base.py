@@ -37,8 +37,14 @@ class CostTerm:
     uses_reference = False
     uses_obstacles = False
 
+    weights_per = None   # 'state' or 'input': one weight per state or input, else a scalar
+
     def weight_labels(self, model):
         """One label per weight entry (its size is the weight vector's)."""
+        if self.weights_per == 'state':
+            return list(model.state_names)
+        if self.weights_per == 'input':
+            return list(model.input_names)
         return ['weight']
 
     def default_weight(self, model):

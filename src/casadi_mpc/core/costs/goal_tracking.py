@@ -5,9 +5,7 @@ from .base import CostTerm, weighted_square
 class GoalTracking(CostTerm):
     name = 'goal_tracking'
     kind = 'task'
-
-    def weight_labels(self, model):
-        return list(model.state_names)
+    weights_per = 'state'
 
     def stage(self, s):
         return weighted_square(s.model.state_error(s.x, s.goal), s.weight)

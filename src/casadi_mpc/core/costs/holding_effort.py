@@ -9,9 +9,7 @@ from .base import CostTerm, weighted_square
 class HoldingEffort(CostTerm):
     name = 'effort_above_holding'
     kind = 'energy'
-
-    def weight_labels(self, model):
-        return list(model.input_names)
+    weights_per = 'input'
 
     def default_weight(self, model):
         return [0.001] * model.nu

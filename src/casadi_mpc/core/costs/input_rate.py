@@ -5,9 +5,7 @@ from .base import CostTerm, weighted_square
 class InputRate(CostTerm):
     name = 'input_rate'
     kind = 'energy'
-
-    def weight_labels(self, model):
-        return list(model.input_names)
+    weights_per = 'input'
 
     def default_weight(self, model):
         return [0.01] * model.nu

@@ -5,10 +5,8 @@ from .base import CostTerm, weighted_square
 class ReferenceTracking(CostTerm):
     name = 'reference_tracking'
     kind = 'task'
+    weights_per = 'state'
     uses_reference = True
-
-    def weight_labels(self, model):
-        return list(model.state_names)
 
     def stage(self, s):
         return weighted_square(s.model.state_error(s.x, s.ref), s.weight)

@@ -5,9 +5,7 @@ from .base import CostTerm, weighted_square
 class Terminal(CostTerm):
     name = 'terminal'
     kind = 'task'
-
-    def weight_labels(self, model):
-        return list(model.state_names)
+    weights_per = 'state'
 
     def default_weight(self, model):
         return [10.0] * model.nx
