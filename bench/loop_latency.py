@@ -13,10 +13,12 @@ of the state it used, and the command carries the step's stamp, so (all on one m
 
 Deadline misses are the controller's counter (compute time over one period, or a solve over
 its time limit) during the window. Peak memory is VmHWM from /proc/<pid>/status of each node
-process. Not a test: it prints.
+process. Then, unless ``--no-floor``, ``transport_floor.py`` measures the same state message
+between two bare processes with nothing else running: the floor under the first row on this
+machine. Not a test: it prints.
 
     python bench/loop_latency.py [--seconds 10] [--rate 100] [--solver sqp_rti]
-                                 [--trigger state|timer] [--no-compiled]
+                                 [--trigger state|timer] [--no-compiled] [--no-floor]
 """
 import argparse
 import os
@@ -26,6 +28,7 @@ import time
 import numpy as np
 import yaml
 
+import transport_floor
 from standard import UNICYCLE
 
 LOOPBACK = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '127.0.0.1',
@@ -63,7 +66,10 @@ def vm_hwm_mb(pid):
 
 
 class Listener:
-    """Commands and the controller's diagnostics, keyed by the step stamp."""
+    """Commands and the controller's diagnostics, keyed by the step stamp.
+
+    While recording it keeps the serialized messages with their arrival times and decodes them
+    afterwards: a listener decoding at 100 Hz would take CPU from the processes it measures."""
 
     def __init__(self, domain):
         from diagnostic_msgs.msg import DiagnosticArray
@@ -75,34 +81,49 @@ class Listener:
         self.node = self.probe.node
         self.arrivals, self.steps, self.recording, self.mode = {}, {}, False, None
         self.states = 0
-        self.node.create_subscription(TwistStamped, 'cmd_vel', self._on_cmd, qos.COMMAND)
-        self.node.create_subscription(Odometry, 'odom', self._on_state, qos.STATE)
+        self.raw = {'cmd': [], 'diag': []}
+        self.node.create_subscription(TwistStamped, 'cmd_vel', self._on_cmd, qos.COMMAND,
+                                      raw=True)
+        self.node.create_subscription(Odometry, 'odom', self._on_state, qos.STATE, raw=True)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag,
-                                      qos.DIAGNOSTICS)
+                                      qos.DIAGNOSTICS, raw=True)
 
-    def _on_cmd(self, msg):
+    def _on_cmd(self, buf):
         if self.recording:
-            now = self.node.get_clock().now().nanoseconds
-            self.arrivals[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = now
+            self.raw['cmd'].append((time.clock_gettime_ns(time.CLOCK_REALTIME), buf))
 
-    def _on_state(self, msg):
+    def _on_state(self, buf):
         if self.recording:
             self.states += 1
 
-    def _on_diag(self, msg):
+    def _on_diag(self, buf):
+        if self.recording:
+            self.raw['diag'].append(buf)
+        else:
+            self._decode_diag(buf, keep=False)
+
+    def _decode_diag(self, buf, keep):
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.serialization import deserialize_message
         from casadi_mpc.ros.diagnostics import values_of
+        msg = deserialize_message(buf, DiagnosticArray)
         for name, values in values_of(msg).items():
             if 'mpc_node' in name:
                 self.mode = values.get('mode')
-                if self.recording:
+                if keep:
                     self.steps[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = values
 
     def record(self, seconds, check):
-        """Keep what arrives during ``seconds`` (the measurement window)."""
+        """Keep what arrives during ``seconds`` (the measurement window), then decode it."""
+        import struct
         self.recording = True
         end = time.monotonic() + seconds
         self.probe.wait_for(lambda: time.monotonic() >= end, seconds + 1.0, 'the window', check)
         self.recording = False
+        for buf in list(self.raw['diag']):
+            self._decode_diag(buf, keep=True)
+        for arrived, buf in list(self.raw['cmd']):   # TwistStamped: the header stamp first
+            self.arrivals[struct.unpack_from('<iI', buf, 4)] = arrived
 
 
 def stamp_ns(key):
@@ -152,6 +173,8 @@ def main():
                     help='control_trigger of mpc_node')
     ap.add_argument('--compiled', action=argparse.BooleanOptionalAction, default=None,
                     help='compiled solver (default: on for sqp and sqp_rti)')
+    ap.add_argument('--no-floor', action='store_true',
+                    help='skip the transport floor measurement')
     args = ap.parse_args()
     if args.compiled is None:
         args.compiled = args.solver in ('sqp', 'sqp_rti')
@@ -192,6 +215,15 @@ def main():
               change['fallbacks'], change['failures'], change['stale_steps']))
     for name, mb in memory.items():
         print('  peak memory %-10s VmHWM %7.1f MB' % (name, mb))
+    if args.no_floor:
+        return
+    floor, calls = transport_floor.measure(args.seconds, args.rate)
+    print('transport floor: the same Odometry between two bare processes, no controller')
+    print('\n'.join(transport_floor.report(floor, calls)))
+    if len(published) and len(floor):
+        print('  above the floor (state sent -> command published): median %.3f ms, p99 %.3f '
+              'ms' % (np.median(published) - np.median(floor),
+                      np.percentile(published, 99) - np.percentile(floor, 99)))
 
 
 if __name__ == '__main__':

@@ -80,3 +80,28 @@ def test_one_step_per_state_message_then_safe_command_on_stale_state(systems, pr
     zero = next(t for t, m in cmd.items if t >= t_last and is_zero(m))
     assert zero - t_last <= timeout + 1.0 / rate + TRANSPORT_SLACK, zero - t_last
     probe.wait_for(lambda: diag.value('mode') == 'STALE', 2, 'mode STALE', system.check)
+
+
+def test_bad_state_messages_are_counted_and_the_next_good_one_is_solved(systems, probe):
+    system = systems.controller_only('diff_drive', mpc=dict(STATE, goal=[1.0, 0.0, 0.0]))
+    cmd = probe.record(Twist, 'cmd_vel')
+    diag = probe.diagnostics()
+    odom = probe.publisher(Odometry, 'odom', qos.STATE)
+    probe.publish_until(odom, odometry(1), lambda: diag.value('mode') == 'NORMAL', 30,
+                        'the controller running', system.check)
+    bad = odometry(2)
+    bad.pose.pose.position.x = float('nan')
+    zero_rotation = odometry(3)
+    zero_rotation.pose.pose.orientation.w = 0.0
+    for msg in (bad, zero_rotation):
+        odom.publish(msg)
+    probe.wait_for(lambda: diag.value('rejected_messages') == '2', 10,
+                   'both bad states rejected', system.check)
+    assert 'odometry' in diag.value('last_rejection')
+    t0 = time.monotonic()
+    odom.publish(odometry(4))
+    probe.wait_for(lambda: any(d.get('state_stamp') == '4.000000000' and
+                               d.get('mode') == 'NORMAL' for d in diag.since(t0)), 10,
+                   'the next good state solved', system.check)
+    assert all(abs(m.linear.x) <= 1.0 for m in cmd.msgs)
+    assert system.processes['mpc_node'].returncode is None

@@ -114,3 +114,31 @@ def test_weight_sensitivity_matches_finite_difference_of_resolves():
         down[i] -= h
         numeric = (optimal_cost(up) - optimal_cost(down)) / (2 * h)
         assert numeric == pytest.approx(analytic[i], rel=2e-3, abs=1e-6)
+
+
+def test_each_step_solves_the_current_problem_after_every_kind_of_change():
+    """Steps reuse the packed parameters and bounds until something changes: after each change
+    they must equal a fresh packing."""
+    controller = MPCController(config(solver=solver('sqp'), costs__reference_tracking={}))
+    x = np.array([0.1, -0.2, 0.3])
+    ocp = controller.ocp
+
+    def check():
+        p, bounds = controller._problem(x)
+        np.testing.assert_array_equal(p, controller.params(x))
+        for got, fresh in zip(bounds, controller.bounds()):
+            np.testing.assert_array_equal(got, fresh)
+        return p
+    check()
+    controller.step(x)
+    p = check()
+    np.testing.assert_array_equal(p[ocp.blocks['u_prev'].slice], controller.u_last)
+    controller.set_goal([1.0, 2.0, 0.5])
+    np.testing.assert_array_equal(check()[ocp.blocks['goal'].slice], [1.0, 2.0, 0.5])
+    controller.update({'costs.effort.weight': [3.0, 4.0], 'bounds.u_max': [0.3, 1.0]})
+    np.testing.assert_array_equal(check()[ocp.blocks['w_effort'].slice], [3.0, 4.0])
+    ref = np.tile([0.5, 0.5, 0.0], (ocp.N + 1, 1))
+    controller.set_reference(ref)
+    np.testing.assert_array_equal(check()[ocp.blocks['ref'].slice], ref.ravel())
+    controller.applied([0.2, -0.1])
+    np.testing.assert_array_equal(check()[ocp.blocks['u_prev'].slice], [0.2, -0.1])

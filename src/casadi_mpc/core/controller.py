@@ -136,6 +136,7 @@ class MPCController:
                              c.solver.time_limit, c.solver.compiled, c.solver.cache_dir, progress)
         self.u_last = np.zeros(self.model.nu)
         self.reference = None
+        self._packed = None   # (parameter vector without x0 and u_prev, bounds) until a change
 
     # ------------------------------------------------------------------ tuning
     def update(self, changes):
@@ -150,6 +151,7 @@ class MPCController:
         if 'goal' not in changes:
             tuning.goal = self.tuning.goal   # a goal set at run time outlives tuning changes
         self.cfg, self.tuning = new, tuning
+        self._packed = None
         self.solver.time_limit = new.solver.time_limit
         self._goal_given = self._goal_given or bool(new.goal)
 
@@ -160,6 +162,7 @@ class MPCController:
                              % (self.model.nx, ', '.join(self.model.state_names)))
         self.tuning.goal = goal
         self._goal_given = True
+        self._packed = None
 
     def set_reference(self, ref):
         """A reference state per stage, shape (N+1, nx), or None to track the goal."""
@@ -169,6 +172,7 @@ class MPCController:
                 raise ValueError('reference must be finite with shape (%d, %d)'
                                  % (self.ocp.N + 1, self.model.nx))
         self.reference = ref
+        self._packed = None
 
     @property
     def goal(self):
@@ -187,6 +191,17 @@ class MPCController:
         return self.ocp.pack(x, self.u_last, t.goal, t.model_p, t.weights, self.reference,
                              t.obstacles)
 
+    def _problem(self, x):
+        """The parameter vector and bounds of a step from ``x``. Only the initial state and
+        the last input change from step to step; the rest is packed again after a change of
+        goal, reference or tuning."""
+        if self._packed is None:
+            self._packed = (self.params(x), self.bounds())
+        p = self._packed[0].copy()
+        p[self.ocp.blocks['x0'].slice] = x
+        p[self.ocp.blocks['u_prev'].slice] = self.u_last
+        return p, self._packed[1]
+
     # ------------------------------------------------------------------ control
     def step(self, x):
         """Solve from state ``x``; on success remember u0 as the applied command."""
@@ -194,8 +209,9 @@ class MPCController:
         if not self._goal_given:
             self.tuning.goal = x.copy()
             self._goal_given = True
+            self._packed = None
         x = self._unwrap(x)
-        result = self.solver.solve(self.params(x), self.bounds())
+        result = self.solver.solve(*self._problem(x))
         if result.success:
             result.u0 = np.clip(result.u0, self.tuning.u_lb, self.tuning.u_ub)
             self.u_last = result.u0.copy()

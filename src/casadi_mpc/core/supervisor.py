@@ -12,7 +12,7 @@ and decides what goes out:
 
 Every command that leaves is finite and inside the input bounds.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import Enum
 import numpy as np
 
@@ -38,7 +38,7 @@ class Counters:
     recoveries: int = 0         # FALLBACK/SAFE -> NORMAL transitions
 
     def as_dict(self):
-        return asdict(self)
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -91,18 +91,19 @@ class Supervisor:
         """The command for this step.
 
         ``x``: latest state or None; ``age``: its age [s]; ``result``: the SolveResult of this
-        step or None when no solve ran; ``safe``: the model's safe command at ``x``.
+        step or None when no solve ran; ``safe``: the model's safe command at ``x``, or a
+        function that returns it (called only when the safe command goes out).
         """
         c = self.counters
         c.steps += 1
-        safe = self.clip(safe)
         if x is None:
             c.stale_steps += 1
-            return self._emit(safe, Mode.NO_STATE, 'no state received yet')
+            return self._emit(self._safe(safe), Mode.NO_STATE, 'no state received yet')
         if not self.state_ok(x, age):
             c.stale_steps += 1
             self._plan = None
-            return self._emit(safe, Mode.STALE, 'state is %s s old (state_timeout %s s)'
+            return self._emit(self._safe(safe), Mode.STALE,
+                              'state is %s s old (state_timeout %s s)'
                               % (_fmt(age), _fmt(self.state_timeout)))
         if result is None:
             return self._failed(safe, 'no solve result')
@@ -129,7 +130,10 @@ class Supervisor:
             return self._emit(self.clip(step), Mode.FALLBACK, '%s; following the previous '
                               'plan (%d/%d)' % (reason, self._plan_index, self.fallback_steps))
         c.safe_steps += 1
-        return self._emit(safe, Mode.SAFE, '%s; safe command' % reason)
+        return self._emit(self._safe(safe), Mode.SAFE, '%s; safe command' % reason)
+
+    def _safe(self, safe):
+        return self.clip(safe() if callable(safe) else safe)
 
     def _keep_plan(self, u_pred):
         plan = None if u_pred is None else np.asarray(u_pred, float)

@@ -11,9 +11,12 @@ import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry, Path
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from . import cdr
 
 BASES = ('diff_drive', 'double_integrator')
 
@@ -49,12 +52,22 @@ def _finite(values, what):
     return arr
 
 
+def _scalars(values, what):
+    """A few values as a tuple of floats (no numpy: this runs on every state message)."""
+    out = tuple(float(v) for v in values)
+    if not all(map(math.isfinite, out)):
+        raise Rejected('%s holds NaN or Inf: %s' % (what, [round(v, 4) for v in out]))
+    return out
+
+
 def _quaternion(q, what):
-    v = _finite([q.w, q.x, q.y, q.z], what + ' orientation')
-    norm = float(np.linalg.norm(v))
+    """A unit quaternion (w, x, y, z) from a message's orientation, or from (x, y, z, w)."""
+    x, y, z, w = (q.x, q.y, q.z, q.w) if hasattr(q, 'w') else q
+    v = _scalars((w, x, y, z), what + ' orientation')
+    norm = math.sqrt(sum(c * c for c in v))
     if norm < 1e-6:
         raise Rejected('%s orientation is not a rotation (zero quaternion)' % what)
-    return v / norm
+    return tuple(c / norm for c in v)
 
 
 def yaw_of(w, x, y, z):
@@ -85,16 +98,30 @@ def _check_frame(frame, expected, what):
 # ---------------------------------------------------------------------------- state in
 def odometry_to_state(msg: Odometry, model):
     """diff_drive: (x, y, yaw); double_integrator: (position, velocity rotated to odom)."""
+    p, t = msg.pose.pose.position, msg.twist.twist.linear
+    return base_state((p.x, p.y, p.z), msg.pose.pose.orientation, (t.x, t.y, t.z), model)
+
+
+def odometry_bytes_to_state(buf, model):
+    """Serialized Odometry -> (state, header stamp as (sec, nanosec)), read without building a
+    message object (the control path)."""
+    try:
+        stamp, _, _, position, orientation, linear, _ = cdr.read_odometry(buf)
+    except cdr.CdrError as err:
+        raise Rejected('odometry: %s' % err) from None
+    return base_state(position, orientation, linear, model), stamp
+
+
+def base_state(position, orientation, linear, model):
+    """A base's state from odometry's position, orientation (a message's, or x, y, z, w) and
+    body-frame linear twist."""
     name = _base_name(model)
-    p = msg.pose.pose.position
-    pos = _finite([p.x, p.y, p.z], 'odometry position')
-    q = _quaternion(msg.pose.pose.orientation, 'odometry')
+    pos = _scalars(position, 'odometry position')
+    q = _quaternion(orientation, 'odometry')
     if name == 'diff_drive':
         return np.array([pos[0], pos[1], yaw_of(*q)])
     dim = len(model.position)
-    t = msg.twist.twist.linear
-    v_body = _finite([t.x, t.y, t.z], 'odometry twist')
-    v_odom = rotation(q) @ v_body
+    v_odom = rotation(q) @ np.array(_scalars(linear, 'odometry twist'))
     return np.concatenate([pos[:dim], v_odom[:dim]])
 
 
@@ -118,6 +145,15 @@ def joint_state_to_state(msg: JointState, model):
     if bad:
         raise Rejected('joint state has NaN or Inf for joint(s) %s' % bad)
     return np.concatenate([q, dq])
+
+
+def joint_state_bytes_to_state(buf, model):
+    """Serialized JointState -> (state, header stamp as (sec, nanosec))."""
+    try:
+        msg = deserialize_message(buf, JointState)
+    except Exception as err:   # noqa: B902 - rclpy raises several types on bad bytes
+        raise Rejected('joint state does not deserialize: %s' % err) from None
+    return joint_state_to_state(msg, model), (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
 
 def _joint_order(names, got, what):
@@ -221,6 +257,13 @@ def to_twist(u):
     return msg
 
 
+def twist_bytes(u, stamp=None, frame_id=''):
+    """(v, omega) as a serialized Twist, or TwistStamped with ``stamp`` (builtin Time)."""
+    v, w = float(u[0]), float(u[1])
+    return cdr.twist((v, 0.0, 0.0), (0.0, 0.0, w),
+                     None if stamp is None else (stamp.sec, stamp.nanosec), frame_id)
+
+
 def to_twist_stamped(u, stamp, frame_id):
     msg = TwistStamped()
     msg.header.stamp = stamp
@@ -295,27 +338,41 @@ def array_to_input(msg: Float64MultiArray, model):
     return _finite(msg.data, 'command')
 
 
+def _odometry_fields(x, u, model):
+    """A base state (and the applied input, for the twist) as odometry's position,
+    orientation (x, y, z, w), body linear and angular twist."""
+    if _base_name(model) == 'diff_drive':
+        yaw = float(x[2])
+        return ((float(x[0]), float(x[1]), 0.0), (0.0, 0.0, math.sin(yaw / 2.0),
+                                                  math.cos(yaw / 2.0)),
+                (float(u[0]), 0.0, 0.0), (0.0, 0.0, float(u[1])))
+    dim = len(model.position)
+    pos, vel = [0.0] * 3, [0.0] * 3
+    pos[:dim], vel[:dim] = [float(v) for v in x[:dim]], [float(v) for v in x[dim:2 * dim]]
+    # the point mass does not rotate: body axes = odom axes
+    return tuple(pos), (0.0, 0.0, 0.0, 1.0), tuple(vel), (0.0, 0.0, 0.0)
+
+
 def state_to_odometry(x, u, model, stamp, frame_id, child_frame_id):
     """A base state (and the applied input, for the twist) as Odometry."""
-    name = _base_name(model)
+    position, orientation, linear, angular = _odometry_fields(x, u, model)
     msg = Odometry()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     msg.child_frame_id = child_frame_id
     pose, twist = msg.pose.pose, msg.twist.twist
-    if name == 'diff_drive':
-        pose.position.x, pose.position.y = float(x[0]), float(x[1])
-        pose.orientation.z = math.sin(x[2] / 2.0)
-        pose.orientation.w = math.cos(x[2] / 2.0)
-        twist.linear.x, twist.angular.z = float(u[0]), float(u[1])
-        return msg
-    dim = len(model.position)
-    pos, vel = [0.0] * 3, [0.0] * 3
-    pos[:dim], vel[:dim] = [float(v) for v in x[:dim]], [float(v) for v in x[dim:2 * dim]]
-    pose.position.x, pose.position.y, pose.position.z = pos
-    pose.orientation.w = 1.0   # the point mass does not rotate: body axes = odom axes
-    twist.linear.x, twist.linear.y, twist.linear.z = vel
+    pose.position.x, pose.position.y, pose.position.z = position
+    q = pose.orientation
+    q.x, q.y, q.z, q.w = orientation
+    twist.linear.x, twist.linear.y, twist.linear.z = linear
+    twist.angular.x, twist.angular.y, twist.angular.z = angular
     return msg
+
+
+def state_to_odometry_bytes(x, u, model, stamp, frame_id, child_frame_id):
+    """The same Odometry, serialized (the simulator's state path builds no message object)."""
+    return cdr.odometry((stamp.sec, stamp.nanosec), frame_id, child_frame_id,
+                        *_odometry_fields(x, u, model))
 
 
 def state_to_joint_state(x, model, stamp, effort=None):

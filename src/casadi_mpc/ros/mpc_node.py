@@ -4,13 +4,17 @@ Subscribes the robot state (``odom`` for bases, ``joint_states`` for arms; senso
 goal (``goal_pose`` or ``goal_joints``) and, when a reference-tracking cost term is configured, a
 reference (``plan`` as nav_msgs/Path, or ``reference_trajectory``). With ``control_trigger``
 ``timer`` a timer on the node clock (sim time works) solves from the latest state at ``rate_hz``;
-with ``state`` each accepted state message is solved at once (at most ``rate_hz``) and the timer
-only sends the safe command when the state goes stale. Each step publishes the command, the
-predicted horizon under ``~/`` and ``/diagnostics``, then lets the solver prepare the next step
-(compiled RTI linearizes off the critical path). A steady-clock watchdog sends the safe command
-when the control timer itself stops (e.g. the simulated clock died).
+with ``state`` each accepted state message is solved at once (at most ``rate_hz``) on a thread
+that waits for state messages alone (``intake.py``), and the timer only sends the safe command
+when the state goes stale. State messages are read from their serialized bytes. Each step
+publishes the command first; then the predicted horizon under ``~/`` and ``/diagnostics``, and
+the solver prepares the next step (compiled RTI linearizes off the critical path). A
+steady-clock watchdog sends the safe command when the control timer itself stops (e.g. the
+simulated clock died). One lock serializes the callbacks of both threads.
 """
+import functools
 import sys
+import threading
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -22,6 +26,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from . import conversions as conv, diagnostics, params, qos, runtime
+from .intake import StateIntake
 from .mpc_outputs import MpcOutputs
 from ..core import closed_loop
 from ..core.config import ConfigError, MPCConfig, parse
@@ -30,12 +35,24 @@ from ..core.solvers import Builds
 from ..core.supervisor import EnergyMeter, Mode, Pacer, Supervisor
 
 LOG_EVERY = 2.0   # [s] throttle for repeated warnings
+SWITCH_INTERVAL = 2e-4   # [s] GIL hand-over: the state thread waits at most this long
+
+
+def locked(method):
+    """Run a callback under the node's lock (the state thread and the executor share state)."""
+    @functools.wraps(method)
+    def run(self, *args):
+        with self.lock:
+            return method(self, *args)
+    return run
 
 
 class MpcNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('mpc_node', **kwargs)
+        self.lock = threading.RLock()
+        self.intake = None
         self.cfg, model, self.specs = params.declare_with_model(self, MPCConfig, parse)
         self.ctrl = MPCController(self.cfg, model=model)
         self.model = model
@@ -51,13 +68,17 @@ class MpcNode(Node):
         self.pacer = Pacer()      # state trigger: at most rate_hz on the node clock
         self.out = MpcOutputs(self, model)
         self.out.configure(self.cfg)
-        self._subscribe()
+        self.last_tick, self.last_ros_tick, self.clock_rate = self.steady.now(), None, 1.0
+        state = self._subscribe()
         period = 1.0 / self.cfg.rate_hz
-        self.timer = self.create_timer(period, self._tick)
-        self.watchdog = self.create_timer(period, self._watch, clock=self.steady)
-        self.last_tick = self.steady.now()
-        self.last_ros_tick, self.clock_rate = None, 1.0
+        self.timer = self.watchdog = None
+        if not self.on_state:
+            self.timer = self.create_timer(period, self._tick)
+            self.watchdog = self.create_timer(period, self._watch, clock=self.steady)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.on_state:   # last: its thread starts handling states at once
+            self.intake = StateIntake(self, state[0], state[1], qos.STATE, self._on_state,
+                                      self._on_intake_error, self._periodic, int(1e9 * period))
         self.get_logger().info(
             'model %s (%d states, %d inputs), %s, horizon %d x %.3g s, %.3g Hz, cost terms %s'
             % (model.name, model.nx, model.nu, self.cfg.solver.name, self.cfg.horizon,
@@ -67,18 +88,24 @@ class MpcNode(Node):
     def _subscribe(self):
         arm = self.model.kind == 'arm'
         if arm:
-            self.create_subscription(JointState, 'joint_states', self._on_joint_state, qos.STATE)
+            state = (JointState, 'joint_states', conv.joint_state_bytes_to_state, 'joint state')
             self.create_subscription(JointState, 'goal_joints', self._on_goal_joints,
                                      qos.COMMAND)
         else:
-            self.create_subscription(Odometry, 'odom', self._on_odom, qos.STATE)
+            state = (Odometry, 'odom', conv.odometry_bytes_to_state, 'odometry')
             self.create_subscription(PoseStamped, 'goal_pose', self._on_goal_pose, qos.COMMAND)
+        msg_type, topic, self._decode, self._state_what = state
+        if self.on_state:
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        else:
+            self.create_subscription(msg_type, topic, self._on_state, qos.STATE, raw=True)
         if self.ctrl.ocp.uses_reference:
             if arm:
                 self.create_subscription(JointTrajectory, 'reference_trajectory',
                                          self._on_trajectory, qos.COMMAND)
             else:
                 self.create_subscription(Path, 'plan', self._on_plan, qos.COMMAND)
+        return msg_type, topic
 
     def _configure_supervisor(self):
         t, c = self.ctrl.tuning, self.cfg
@@ -89,22 +116,26 @@ class MpcNode(Node):
         self.sup.reject('%s: %s' % (what, err))
         self.get_logger().warning('rejected %s: %s' % (what, err), throttle_duration_sec=LOG_EVERY)
 
-    def _take_state(self, convert, msg, what):
+    @locked
+    def _on_state(self, buf):
+        """A serialized state message: convert, keep, and (state trigger) step at once."""
+        started = self.steady.now()
         try:
-            x = convert(msg, self.model)
+            x, header = self._decode(buf, self.model)
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
-            self._reject(what, err)
+            self._reject(self._state_what, err)
             return
-        self.x, self.x_stamp, self.x_header = x, self.get_clock().now(), msg.header.stamp
-        if self.on_state and self.pacer.ready(self.x_stamp.nanoseconds * 1e-9):
-            self._step(self.steady.now())
+        self.x, self.x_stamp, self.x_header = x, self.get_clock().now(), header
+        now = self.x_stamp.nanoseconds * 1e-9
+        if self.on_state and self.pacer.ready(now):
+            # only these steps count for the pace: the timer's safe commands solve nothing
+            self.pacer.stepped(now, 1.0 / self.cfg.rate_hz)
+            self._step(started, self.x_stamp)
 
-    def _on_odom(self, msg):
-        self._take_state(conv.odometry_to_state, msg, 'odometry')
+    def _on_intake_error(self, err):
+        self.get_logger().error('state intake: %r' % (err,), throttle_duration_sec=LOG_EVERY)
 
-    def _on_joint_state(self, msg):
-        self._take_state(conv.joint_state_to_state, msg, 'joint state')
-
+    @locked
     def _set_goal(self, convert, msg, what):
         try:
             goal = convert(msg)
@@ -121,6 +152,7 @@ class MpcNode(Node):
     def _on_goal_joints(self, msg):
         self._set_goal(lambda m: conv.joint_goal(m, self.model), msg, 'joint goal')
 
+    @locked
     def _set_reference(self, convert, msg, what):
         try:
             self.ctrl.set_reference(convert(msg))
@@ -137,6 +169,7 @@ class MpcNode(Node):
         self._set_reference(lambda m: conv.trajectory_to_reference(m, self.model, c.horizon,
                                                                    c.dt), msg, 'trajectory')
 
+    @locked
     def _on_set_parameters(self, parameters):
         """Validate and apply run-time changes; rejected changes apply nothing."""
         try:
@@ -152,54 +185,66 @@ class MpcNode(Node):
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ control
-    def _state_age(self):
+    def _state_age(self, now):
         if self.x_stamp is None:
             return None
-        return (self.get_clock().now() - self.x_stamp).nanoseconds * 1e-9
+        return (now - self.x_stamp).nanoseconds * 1e-9
 
     def _safe(self):
         if self.x is None:
             return np.zeros(self.model.nu)
         return self.ctrl.safe_input(self.x)
 
+    @locked
+    def _periodic(self):
+        """State trigger, on the state thread every period of steady time: what the timer and
+        the watchdog do in timer mode."""
+        self._tick()
+        self._watch()
+
+    @locked
     def _tick(self):
         started = self.steady.now()
-        self._track_clock_rate(started)
-        if self.on_state and self.sup.state_ok(self.x, self._state_age()):
+        now = self._track_clock_rate(started)
+        if self.on_state and self.sup.state_ok(self.x, self._state_age(now)):
             return   # the state messages trigger the steps while they are fresh
-        self._step(started)
+        self._step(started, now)
 
-    def _step(self, started):
+    def _step(self, started, now):
         try:
-            self._control(started)
+            self._control(started, now)
         except Exception as err:   # noqa: B902 - the loop must keep sending safe commands
             self._emergency(err)
 
-    def _control(self, started):
-        self.pacer.stepped(self.get_clock().now().nanoseconds * 1e-9, 1.0 / self.cfg.rate_hz)
-        age = self._state_age()
+    def _control(self, started, now):
+        """One step: solve, decide, publish the command; everything else comes after it."""
+        age = self._state_age(now)
         result = None
         if self.sup.state_ok(self.x, age):
             result = self.ctrl.step(self.x)
-        decision = self.sup.decide(self.x, age, result, self._safe())
-        stamp = self._send(decision, result)
+        decision = self.sup.decide(self.x, age, result, self._safe)
+        stamp = self._send(decision)
         elapsed = (self.steady.now() - started).nanoseconds * 1e-9
         # the deadline is one period of the node clock: scale wall time by the clock's rate
         self.sup.timing(elapsed * self.clock_rate, result)
+        self._after(decision, result, stamp)
         self._diagnose(decision, result, age, elapsed, stamp)
         if result is not None:
             self.ctrl.solver.prepare()   # the next linearization, off the critical path
 
     def _track_clock_rate(self, steady_now):
-        """Node-clock seconds per wall second between ticks (1 on wall time; the real-time
-        factor on simulated time), smoothed."""
+        """Node-clock seconds per wall second between ticks that saw the node clock move (1 on
+        wall time; the real-time factor on simulated time), smoothed. ``last_tick`` is when the
+        node clock was last seen moving: the watchdog's reference."""
         ros_now = self.get_clock().now()
-        if self.last_tick is not None and self.last_ros_tick is not None:
+        moved = None if self.last_ros_tick is None else (ros_now - self.last_ros_tick).nanoseconds
+        if moved is None or moved != 0:
             wall = (steady_now - self.last_tick).nanoseconds
-            if wall > 0:
-                rate = (ros_now - self.last_ros_tick).nanoseconds / wall
+            if moved is not None and moved > 0 and wall > 0:
+                rate = moved / wall
                 self.clock_rate += 0.1 * (min(max(rate, 0.0), 100.0) - self.clock_rate)
-        self.last_tick, self.last_ros_tick = steady_now, ros_now
+            self.last_tick, self.last_ros_tick = steady_now, ros_now
+        return ros_now
 
     def _emergency(self, err):
         """Something unexpected failed inside a step: log it, send a bounded stop command."""
@@ -212,27 +257,34 @@ class MpcNode(Node):
             self.get_logger().error('could not send the stop command: %r' % (again,),
                                     throttle_duration_sec=LOG_EVERY)
 
+    @locked
     def _watch(self):
-        """Steady-clock watchdog: the control timer has not run for state_timeout (in wall
-        seconds; longer when the node clock runs slower than real time)."""
+        """Steady-clock watchdog: the node clock (and with it the control timer) has not moved
+        for state_timeout (in wall seconds; longer when the node clock runs slower than real
+        time)."""
         quiet = (self.steady.now() - self.last_tick).nanoseconds * 1e-9
         limit = max(self.cfg.state_timeout, 2.0 / self.cfg.rate_hz)
         if quiet <= limit / min(1.0, max(self.clock_rate, 0.01)):
             return
         try:
-            decision = self.sup.decide(self.x, float('inf'), None, self._safe())
+            decision = self.sup.decide(self.x, float('inf'), None, self._safe)
             decision.reason = 'control clock stopped %.2f s ago; %s' % (quiet, decision.reason)
-            stamp = self._send(decision, None)
+            stamp = self._send(decision)
+            self._after(decision, None, stamp)
             self._diagnose(decision, None, None, 0.0, stamp)
         except Exception as err:   # noqa: B902
             self._emergency(err)
 
-    def _send(self, decision, result):
-        """Publish the command (and the prediction); returns the stamp of this step."""
-        if decision.mode != Mode.NORMAL:
-            self.ctrl.applied(decision.command)
+    def _send(self, decision):
+        """Publish the command; returns the stamp of this step."""
         stamp = self.get_clock().now().to_msg()
         self.out.command(decision.command, stamp)
+        return stamp
+
+    def _after(self, decision, result, stamp):
+        """The rest of a step, once its command is out: prediction, energy, mode changes."""
+        if decision.mode != Mode.NORMAL:
+            self.ctrl.applied(decision.command)
         if decision.mode == Mode.NORMAL:
             self.out.prediction(result, stamp, self.cfg)
         self.energy.add(self.x if decision.mode != Mode.STALE else None, decision.command,
@@ -244,13 +296,14 @@ class MpcNode(Node):
         elif decision.mode != previous:
             self.get_logger().warning('mode %s: %s' % (decision.mode.value, decision.reason),
                                       throttle_duration_sec=LOG_EVERY)
-        return stamp
 
     def _follow_config(self):
         self._configure_supervisor()
         self.out.configure(self.cfg)
         period_ns = int(1e9 / self.cfg.rate_hz)
-        if self.timer.timer_period_ns != period_ns:
+        if self.intake is not None:
+            self.intake.period_ns = period_ns
+        if self.timer is not None and self.timer.timer_period_ns != period_ns:
             self.timer.timer_period_ns = period_ns
             self.watchdog.timer_period_ns = period_ns
 
@@ -265,7 +318,7 @@ class MpcNode(Node):
                  'energy_used': self.energy.total, 'energy_unit': self.energy.unit,
                  'solver_builds': Builds.count}
         if self.x_header is not None:   # header stamp of the state this step used
-            extra['state_stamp'] = '%d.%09d' % (self.x_header.sec, self.x_header.nanosec)
+            extra['state_stamp'] = '%d.%09d' % self.x_header
         values = diagnostics.step_values(decision, result, self.sup.counters.as_dict(), extra)
         name = '%s: model predictive control' % self.get_fully_qualified_name()
         st = diagnostics.status(name, self.model.name, decision.mode.value, decision.reason,
@@ -274,9 +327,13 @@ class MpcNode(Node):
 
     # ------------------------------------------------------------------ shutdown
     def stop(self):
-        """Publish the safe command first, and wait briefly until it is delivered."""
-        u = self.sup.clip(self._safe())
-        self.out.command(u, self.get_clock().now().to_msg())
+        """Stop taking states, publish the safe command, and wait briefly until it is
+        delivered."""
+        if self.intake is not None:
+            self.intake.close()
+        with self.lock:
+            u = self.sup.clip(self._safe())
+            self.out.command(u, self.get_clock().now().to_msg())
         self.out.flush()
         self.get_logger().info('stopped: sent the safe command %s'
                                % np.round(u, 4).tolist())

@@ -46,12 +46,12 @@ class MpcOutputs:
                                                        qos.COMMAND)
 
     def command(self, u, stamp, frame_id='base_link'):
+        """Velocity commands go out as serialized bytes (no message object on the control
+        path); input arrays as Float64MultiArray."""
         if not self.twist:
             self.cmd_pub.publish(conv.to_float_array(u, 'joints' if self.arm else 'inputs'))
-        elif self.stamped:
-            self.cmd_pub.publish(conv.to_twist_stamped(u, stamp, frame_id))
         else:
-            self.cmd_pub.publish(conv.to_twist(u))
+            self.cmd_pub.publish(conv.twist_bytes(u, stamp if self.stamped else None, frame_id))
 
     def _display_due(self, stamp, rate_hz):
         """The predicted horizon is for display: at most ``rate_hz`` (0: every step)."""

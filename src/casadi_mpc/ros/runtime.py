@@ -1,8 +1,11 @@
 """Process life cycle shared by the node executables: init, spin, clean stop.
 
-SIGINT and SIGTERM only set a flag: the spin loop then returns, the node publishes its stop
-command while the context is still valid, and the process exits. A configuration error ends the
-process with status 2 and the reason in the log.
+The executor spins on a thread of its own and sleeps until something is ready (no polling:
+a wake-up of the executor would hold the GIL against the control path). The main thread waits
+for SIGINT or SIGTERM, which only set a flag; then a guard condition wakes the executor so it
+returns, the node publishes its stop command while the context is still valid, and the process
+exits. A configuration error ends the process with status 2 and the reason in the log; an error
+escaping the executor ends it with status 1.
 """
 import signal
 import threading
@@ -13,7 +16,7 @@ from rclpy.signals import SignalHandlerOptions
 
 from ..core.config import ConfigError
 
-SPIN_TIMEOUT = 0.1   # [s] longest wait between checks of the stop flag
+JOIN_TIMEOUT = 2.0   # [s] for the callback in progress to finish at a stop
 
 
 def run(node_class, args=None, name='node'):
@@ -22,13 +25,30 @@ def run(node_class, args=None, name='node'):
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT,
                                                                      signal.SIGTERM)}
-    node, code = None, 0
+    node, code, failed = None, 0, []
     try:
         node = node_class()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
+        wake = node.create_guard_condition(lambda: None)
+
+        def spin():
+            try:
+                while rclpy.ok() and not stop.is_set():
+                    executor.spin_once()
+            except Exception as err:   # noqa: B902 - reported by the main thread
+                failed.append(err)
+            finally:
+                stop.set()
+        spinner = threading.Thread(target=spin, name='executor', daemon=True)
+        spinner.start()
+        while not stop.wait(1.0):   # signals are handled between the waits at the latest
+            pass
+        wake.trigger()
+        spinner.join(JOIN_TIMEOUT)
+        if failed:
+            rclpy.logging.get_logger(name).fatal('executor stopped: %r' % (failed[0],))
+            code = 1
     except ConfigError as err:
         rclpy.logging.get_logger(name).fatal('configuration error: %s' % err)
         code = 2

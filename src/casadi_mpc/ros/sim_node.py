@@ -112,7 +112,7 @@ class SimNode(Node):
         if self.model.kind == 'arm':
             self.state_pub.publish(conv.state_to_joint_state(x, self.model, stamp, u))
         else:
-            self.state_pub.publish(conv.state_to_odometry(
+            self.state_pub.publish(conv.state_to_odometry_bytes(
                 x, u, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id))
 
     def _stamp(self):

@@ -1,0 +1,106 @@
+"""Plain CDR for the messages on the control path (pure; no node, no DDS).
+
+ROS 2 puts messages on the wire as plain CDR (XCDR1): a 4-byte encapsulation header (big or
+little endian), then the fields in order, each aligned to its own size counted from the end of
+that header; a string is a uint32 length (with the terminating NUL) and its bytes. Reading
+odometry straight from those bytes, and writing velocity commands as bytes, skips building
+Python message objects: the largest cost of a control step after the solve. Everything else
+goes through rclpy's (de)serialization.
+"""
+import struct
+
+_LITTLE, _BIG = b'\x00\x01', b'\x00\x00'
+_HEADER_LE = _LITTLE + b'\x00\x00'
+
+
+class CdrError(ValueError):
+    """Bytes that are not the expected message; the text says why."""
+
+
+class Reader:
+    """Sequential reads from one serialized message."""
+
+    def __init__(self, buf):
+        kind = bytes(buf[:2])
+        if len(buf) < 4 or kind not in (_LITTLE, _BIG):
+            raise CdrError('not plain CDR (encapsulation %s)' % kind.hex())
+        self.buf = buf
+        self.order = '<' if kind == _LITTLE else '>'
+        self.pos = 4
+
+    def _take(self, fmt, size, align):
+        self.pos += -(self.pos - 4) % align
+        try:
+            values = struct.unpack_from(self.order + fmt, self.buf, self.pos)
+        except struct.error:
+            raise CdrError('message ends early (%d bytes, field at %d)'
+                           % (len(self.buf), self.pos)) from None
+        self.pos += size
+        return values
+
+    def uint32(self):
+        return self._take('I', 4, 4)[0]
+
+    def int32(self):
+        return self._take('i', 4, 4)[0]
+
+    def string(self):
+        n = self.uint32()
+        end = self.pos + n
+        if n == 0 or end > len(self.buf) or self.buf[end - 1] != 0:
+            raise CdrError('malformed string at %d' % (self.pos - 4))
+        text = bytes(self.buf[self.pos:end - 1]).decode('utf-8', 'replace')
+        self.pos = end
+        return text
+
+    def doubles(self, n):
+        return self._take('%dd' % n, 8 * n, 8)
+
+    def skip_doubles(self, n):
+        self.pos += -(self.pos - 4) % 8 + 8 * n
+        if self.pos > len(self.buf):
+            raise CdrError('message ends early (%d bytes)' % len(self.buf))
+
+
+def read_odometry(buf):
+    """nav_msgs/Odometry -> (stamp (sec, nanosec), frame_id, child_frame_id, position (x, y,
+    z), orientation (x, y, z, w), linear twist (x, y, z), angular twist (x, y, z))."""
+    r = Reader(buf)
+    stamp = (r.int32(), r.uint32())
+    frame, child = r.string(), r.string()
+    pose = r.doubles(7)
+    r.skip_doubles(36)
+    twist = r.doubles(6)
+    r.skip_doubles(36)   # not used, but a message cut short is malformed
+    return stamp, frame, child, pose[:3], pose[3:], twist[:3], twist[3:]
+
+
+def _header(sec, nanosec, frame_id):
+    name = frame_id.encode() + b'\x00'
+    head = struct.pack('<iII', sec, nanosec, len(name)) + name
+    return head + b'\x00' * (-len(head) % 8)
+
+
+def _string(text):
+    data = text.encode() + b'\x00'
+    return struct.pack('<I', len(data)) + data
+
+
+_ZEROS36 = struct.pack('<36d', *([0.0] * 36))
+
+
+def odometry(stamp, frame_id, child_frame_id, position, orientation, linear, angular):
+    """nav_msgs/Odometry (covariances zero) from the same fields ``read_odometry`` returns."""
+    head = struct.pack('<iI', *stamp) + _string(frame_id)
+    head += b'\x00' * (-len(head) % 4) + _string(child_frame_id)
+    head += b'\x00' * (-len(head) % 8)
+    return b''.join((_HEADER_LE, head, struct.pack('<7d', *position, *orientation), _ZEROS36,
+                     struct.pack('<6d', *linear, *angular), _ZEROS36))
+
+
+def twist(linear, angular, stamp=None, frame_id=''):
+    """geometry_msgs/Twist, or TwistStamped when ``stamp`` (sec, nanosec) is given."""
+    body = struct.pack('<6d', *linear, *angular)
+    if stamp is None:
+        return _HEADER_LE + body
+    return _HEADER_LE + _header(stamp[0], stamp[1], frame_id) + body
