@@ -6,8 +6,15 @@ the same model, from the standard start to the standard goal. Per control step i
   solve  the solver call alone (Solver.solve's solve_time), the scope acados times
   step   the whole MPCController.step (parameters, bounds, solve, result): our per-step cost,
          the scope do-mpc's make_step has
-  prep   compiled RTI with preparation: the linearization done after the plant step, off the
-         critical path (Solver.prepare); that row's solve and step are the feedback alone
+  prep   compiled RTI with preparation: the linearization and the QP for the predicted state
+         done after the plant step, off the critical path (Solver.prepare); that row's solve
+         and step are the feedback alone (the prepared solution corrected for the actual state)
+  qp it  compiled RTI: QP iterations of the feedback (median / max over the steps, the cold
+         first step excluded) and of the prepare
+
+Rows marked 'mismatch' run the compiled RTI against a plant that differs from the model (the
+arm's first link 15 % heavier; the unicycle's forward speed 15 % below the command): the state
+then never is the predicted one and the prepared solution has to be corrected at every step.
 
 Ratios are ours / peer (below 1: we are faster): step / do-mpc's make_step and solve (plus
 prep) / acados' solve. Timings are noisy on shared machines: --repeat runs every closed loop
@@ -32,15 +39,31 @@ from casadi_mpc.core.integrators import rk4_step
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REQUIREMENTS = os.path.join(HERE, 'requirements.txt')
-# (label, solver, compiled, prepare between steps)
-BACKENDS = [('ipopt', 'ipopt', False, False), ('fatrop', 'fatrop', False, False),
-            ('sqp', 'sqp', False, False), ('sqp_rti', 'sqp_rti', False, False),
-            ('sqp-c', 'sqp', True, False), ('sqp_rti-c', 'sqp_rti', True, False),
-            ('sqp_rti-c+prep', 'sqp_rti', True, True)]
+# (label, solver, compiled, prepare between steps, plant differs from the model)
+BACKENDS = [('ipopt', 'ipopt', False, False, False), ('fatrop', 'fatrop', False, False, False),
+            ('sqp', 'sqp', False, False, False), ('sqp_rti', 'sqp_rti', False, False, False),
+            ('sqp-c', 'sqp', True, False, False), ('sqp_rti-c', 'sqp_rti', True, False, False),
+            ('sqp_rti-c+prep', 'sqp_rti', True, True, False),
+            ('sqp_rti-c mismatch', 'sqp_rti', True, False, True),
+            ('sqp_rti-c+prep mismatch', 'sqp_rti', True, True, True)]
+# the plant of the mismatch rows: model parameters scaled (name -> factor), input gains
+MISMATCH = {'arm2': ({'mass1': 1.15}, None), 'unicycle': ({}, [0.85, 1.0])}
 QUICK_STEPS = {'unicycle': 40, 'arm2': 80}
 
 
-def closed_loop(problem, solver, compiled, prepare, steps, progress=None):
+def plant_of(problem, controller, mismatch):
+    """(plant parameters, input gain) of the simulated plant."""
+    model = controller.model
+    if not mismatch:
+        return controller.tuning.model_p, np.ones(model.nu)
+    scale, gain = MISMATCH[problem]
+    p = np.array(controller.tuning.model_p, float)
+    for name, factor in scale.items():
+        p[model.param_names.index(name)] *= factor
+    return p, np.ones(model.nu) if gain is None else np.asarray(gain, float)
+
+
+def closed_loop(problem, solver, compiled, prepare, steps, progress=None, mismatch=False):
     """One closed loop of ours; returns the figures of this run."""
     cfg = standard.config(problem, solver, compiled)
     started = time.perf_counter()
@@ -48,9 +71,11 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None):
     build = time.perf_counter() - started
     model = controller.model
     plant = rk4_step(model, controller.cfg.dt)
-    p = controller.tuning.model_p
+    p, gain = plant_of(problem, controller, mismatch)
+    kernel = controller.solver.kernel
     x = standard.initial_state(problem)
     solve, step, prep, iters, failures = [], [], [], [], 0
+    qp_fb, qp_prep = [], []
     for _ in range(steps):
         t0 = time.perf_counter()
         u, result = controller.act(x)
@@ -58,13 +83,17 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None):
         solve.append(result.solve_time)
         iters.append(result.iterations)
         failures += not result.success
-        x = np.asarray(plant(x, u, p), float).ravel()
+        if kernel is not None:
+            qp_fb.append(kernel.out[controller.ocp.nw + 5])
+        x = np.asarray(plant(x, u * gain, p), float).ravel()
         if prepare:
             t0 = time.perf_counter()
             controller.solver.prepare()
             prep.append(time.perf_counter() - t0)
+            qp_prep.append(kernel.prep_stats()['prep_qp_iter'])
     ms = {name: 1e3 * np.asarray(v) for name, v in
           (('solve', solve), ('step', step), ('prep', prep or [0.0]))}
+    qp_fb = qp_fb[1:] or [0.0]   # the cold first step apart
     return {
         'solve_median': float(np.median(ms['solve'])),
         'solve_p99': float(np.percentile(ms['solve'], 99)),
@@ -73,6 +102,8 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None):
         'prep_median': float(np.median(ms['prep'])),
         'final_error': float(np.linalg.norm(x - np.asarray(cfg['goal']))),
         'iterations': float(np.median(iters)),
+        'qp_median': float(np.median(qp_fb)), 'qp_max': float(np.max(qp_fb)),
+        'qp_prep_median': float(np.median(qp_prep or [0.0])),
         'failures': failures, 'build_s': build, 'steps': steps,
     }
 
@@ -80,16 +111,18 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None):
 def ours(problem, steps, repeat, only=None, progress=None):
     """Figures per backend label: medians over ``repeat`` runs of each run's figures."""
     rows = {}
-    for label, solver, compiled, prepare in BACKENDS:
+    for label, solver, compiled, prepare, mismatch in BACKENDS:
         if only and label not in only:
             continue
-        runs = [closed_loop(problem, solver, compiled, prepare, steps, progress)
+        runs = [closed_loop(problem, solver, compiled, prepare, steps, progress, mismatch)
                 for _ in range(repeat)]
         row = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
         row['final_error'] = runs[0]['final_error']
         row['build_s'] = runs[0]['build_s']
+        row['mismatch'] = mismatch
+        row['compiled_rti'] = compiled and solver == 'sqp_rti'
         rows[label] = row
-        print('  %-15s %s' % (label, _short(row)), file=sys.stderr, flush=True)
+        print('  %-23s %s' % (label, _short(row)), file=sys.stderr, flush=True)
     return rows
 
 
@@ -172,8 +205,9 @@ def table(problem, rows, peers):
     ac = peers.get('acados-rti')
     dm_ms = dm['median_ms'] if isinstance(dm, dict) else None
     ac_ms = ac['median_ms'] if isinstance(ac, dict) else None
-    head = ('%-16s %9s %9s %9s %9s %8s %10s %6s' % (
-        'backend', 'solve ms', 'p99 ms', 'step ms', 'p99 ms', 'prep ms', 'final err', 'iters'))
+    head = ('%-24s %9s %9s %9s %9s %8s %10s %6s %7s %7s' % (
+        'backend', 'solve ms', 'p99 ms', 'step ms', 'p99 ms', 'prep ms', 'final err', 'iters',
+        'qp it', 'prep it'))
     if 'do-mpc' in peers:
         head += ' %9s' % '/do-mpc'
     if 'acados-rti' in peers:
@@ -182,24 +216,30 @@ def table(problem, rows, peers):
         problem, standard.PROBLEMS[problem][0]['horizon'], _steps(rows)), head,
         '-' * len(head)]
     for label, r in rows.items():
-        line = '%-16s %9.3f %9.3f %9.3f %9.3f %8s %10.4f %6.0f' % (
+        prepared = bool(r['prep_median'])
+        line = '%-24s %9.4f %9.4f %9.4f %9.4f %8s %10.4f %6.0f %7s %7s' % (
             label, r['solve_median'], r['solve_p99'], r['step_median'], r['step_p99'],
-            '%.3f' % r['prep_median'] if r['prep_median'] else '-', r['final_error'],
-            r['iterations'])
+            '%.4f' % r['prep_median'] if prepared else '-', r['final_error'],
+            r['iterations'],
+            '%.0f/%.0f' % (r['qp_median'], r['qp_max']) if r.get('compiled_rti') else '-',
+            '%.0f' % r['qp_prep_median'] if prepared else '-')
+        same = not r.get('mismatch')   # the peers run the model as the plant
         if 'do-mpc' in peers:
-            line += ' %9s' % _ratio(r['step_median'], dm_ms)
+            line += ' %9s' % _ratio(r['step_median'], dm_ms if same else None)
         if 'acados-rti' in peers:
-            line += ' %9s' % _ratio(r['solve_median'] + r['prep_median'], ac_ms)
+            line += ' %9s' % _ratio(r['solve_median'] + r['prep_median'],
+                                    ac_ms if same else None)
         if r['failures']:
             line += '  (%d failed steps)' % r['failures']
         lines.append(line)
     for tool, res in peers.items():
         if isinstance(res, dict):
-            line = '%-16s %9.3f %9.3f %9s %9s %8s %10.4f %6s' % (
-                tool, res['median_ms'], res['p99_ms'], '-', '-', '-', res['final_error'], '-')
+            line = '%-24s %9.4f %9.4f %9s %9s %8s %10.4f %6s %7s %7s' % (
+                tool, res['median_ms'], res['p99_ms'], '-', '-', '-', res['final_error'], '-',
+                '-', '-')
             lines.append(line)
         else:
-            lines.append('%-16s skipped: %s' % (tool, res))
+            lines.append('%-24s skipped: %s' % (tool, res))
     return '\n'.join(lines)
 
 

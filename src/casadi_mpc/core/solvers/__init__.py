@@ -109,8 +109,11 @@ class Solver:
         self._p_last = None
 
     def prepare(self):
-        """Linearize for the next step now (compiled RTI), so the next ``solve`` only has to
-        solve the QP once the new state is known. Optional: ``solve`` prepares when needed."""
+        """Prepare the next step now (compiled RTI): linearize at the current iterate and solve
+        that QP for the predicted next state, so the next ``solve`` only corrects the prepared
+        solution for the actual state (the same QP solution, to the QP tolerance, as without
+        preparing). Optional: ``solve`` does all the work itself when it was not prepared, or
+        when the parameters or bounds changed since."""
         if self.kernel is None or self.w is None or self._p_last is None:
             return
         p = self._p_last.copy()
@@ -134,6 +137,7 @@ class Solver:
         started = time.perf_counter()
         code = kernel.solve()
         elapsed = time.perf_counter() - started
+        kernel.costs()
         out, nw = kernel.out, ocp.nw
         w = out[:nw].copy()
         status = KERNEL_STATUS.get(code, 'error')

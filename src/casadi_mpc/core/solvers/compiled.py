@@ -25,6 +25,8 @@ FLAGS = ['-fPIC', '-fno-math-errno']
 SMALL_SOURCE = 500_000
 LARGE_SOURCE = 2_000_000
 HEARTBEAT = 10.0   # [s] between progress messages while the compiler runs
+# how an RTI feedback got its QP solution (kernel.c FB_*)
+PATHS = {0: 'solve', 1: 'prepared', 2: 'predictor', 3: 'continued', 4: 'fallback'}
 
 
 def cache_dir(configured=''):
@@ -121,6 +123,9 @@ class Kernel:
         lib.cmpc_settings.argtypes = [vp, dp]
         lib.cmpc_set_guess.argtypes = [vp, dp]
         lib.cmpc_prepare.argtypes = [vp, dp]
+        lib.cmpc_prep_stats.argtypes = [vp, dp]
+        lib.cmpc_prep_stats.restype = ctypes.c_int
+        lib.cmpc_costs.argtypes = [vp, dp, dp]
         lib.cmpc_solve.argtypes = [vp, dp, dp, dp, dp, dp, dp]
         lib.cmpc_solve.restype = ctypes.c_int
         dims = np.zeros(8, dtype=np.int32)
@@ -130,12 +135,15 @@ class Kernel:
         self.lib = lib
         self.ws = lib.cmpc_create()
         self.out = np.zeros(nw + 7 + nt)
+        self._prep = np.zeros(4)
         self.nw = nw
         # inputs are copied into fixed buffers: their addresses are computed once
         ng = (dims[3] + 2) * dims[0]
         self.buffers = [np.zeros(n) for n in (np_, nw, nw, ng, ng)]
         self._args = [self.ws] + [b.ctypes.data for b in self.buffers] + [self.out.ctypes.data]
+        self._costs_args = [self.ws, self.buffers[0].ctypes.data, self.out.ctypes.data]
         self._solve = lib.cmpc_solve
+        self._costs = lib.cmpc_costs
         self._free = lib.cmpc_free
 
     def settings(self, max_iter, tol_pr, tol_du, time_limit, rti, shift, qp_tol=1e-10,
@@ -153,6 +161,19 @@ class Kernel:
         p = np.ascontiguousarray(p, dtype=float)
         self.lib.cmpc_prepare(self.ws, p.ctypes.data)
 
+    def prep_stats(self):
+        """Statistics of the last prepare and feedback (RTI): a dict with ``prep_qp_iter``
+        (IP iterations of the QP solved for the predicted state in ``prepare``), ``prep_status``
+        (0 solved, -1 no QP prepared, else the IP's failure code), ``path`` (how the last solve
+        got its QP solution: 'solve' without a prepared QP, 'prepared' when the state was the
+        predicted one, 'predictor' for the correction step alone, 'continued' when IP iterations
+        followed it, 'fallback' for the ordinary warm-started solve) and ``dx0`` (max
+        difference of the state from the predicted one)."""
+        self.lib.cmpc_prep_stats(self.ws, self._prep.ctypes.data)
+        v = self._prep
+        return {'prep_qp_iter': int(v[0]), 'prep_status': int(v[1]),
+                'path': PATHS.get(int(v[2]), 'solve'), 'dx0': float(v[3])}
+
     def load(self, p, lbw, ubw, lbg, ubg):
         """Copy the solve's inputs into the kernel's buffers."""
         for buf, value in zip(self.buffers, (p, lbw, ubw, lbg, ubg)):
@@ -160,8 +181,15 @@ class Kernel:
 
     def solve(self):
         """Run the kernel on the loaded inputs; ``self.out`` = w, f, status, iterations, pr,
-        du, QP iterations, seconds, cost per term. Returns the status code."""
+        du, QP iterations (of this call only, not of a prepare before it), seconds, cost per
+        term, where f and the cost per term are stale until ``costs()``. Returns the status
+        code."""
         return self._solve(*self._args)
+
+    def costs(self):
+        """Fill f and the cost per term of ``self.out`` for the last solve's solution and
+        parameters (kept apart from ``solve``: not part of the solver's time)."""
+        self._costs(*self._costs_args)
 
     def __del__(self):
         ws, self.ws = getattr(self, 'ws', None), None

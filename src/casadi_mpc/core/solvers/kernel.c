@@ -23,6 +23,16 @@
  * Lagrangian gradient are below the tolerances. RTI mode: one full Gauss-Newton step from the
  * last iterate (no shift, as acados); the linearization can be prepared before the new state is
  * known (cmpc_prepare), so the feedback is the QP solve alone.
+ *
+ * Advanced step (RTI, prepared): cmpc_prepare also solves the QP for the predicted initial state
+ * x0_pred = F(x_0, u_0) of the current iterate and the bounds of the last solve, and factorizes
+ * the Newton system at that solution. The feedback then only corrects it for the actual state:
+ * nothing when the prepared solution meets the QP's termination test for it as well; else the
+ * tangential predictor (one back-substitution with that factorization), IP iterations from
+ * there while the residuals are above qp_tol (an active-set change), and the ordinary
+ * warm-started solve if those do not converge within AS_MAX_ITER. The result is a solution of
+ * the actual QP to qp_tol either way. Bounds or parameters other than x0 changed since the
+ * prepare: the ordinary solve, warm started as without the prepared QP.
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,9 +46,22 @@
 #define NW (N * NXU + NX)
 #define NI (2 * NW + 2 * NGT)
 #define BIG 1e19
+/* advanced step: IP iterations after the tangential predictor before the ordinary solve takes
+   over (about what a warm-started solve needs in a transient), and the floor of the
+   slack/multiplier pairs whose active status the predictor changes */
+#define AS_MAX_ITER 8
+#define AS_FLOOR 1e-2
 
 enum { ST_OPTIMAL = 0, ST_MAX_ITER = 1, ST_TIMEOUT = 2, ST_QP_FAIL = 3, ST_NAN = 4,
        ST_RTI = 5 };
+/* how the last feedback got its QP solution (cmpc_prep_stats) */
+enum { FB_SOLVE = 0, FB_PREPARED = 1, FB_PREDICTOR = 2, FB_CONTINUED = 3, FB_FALLBACK = 4 };
+
+/* a solved QP's inequality layout and multipliers, to warm start the next one */
+typedef struct {
+    int ok, n, stage[NI], comp[NI];
+    double sg[NI], lam[NI];
+} warm_t;
 
 typedef struct {
     /* iterate, multipliers (nu: initial condition, then one block per gap) */
@@ -55,9 +78,9 @@ typedef struct {
     /* inequalities: stage, component (or terminal row), sign, right-hand side */
     int ni, nb, istage[NI], icomp[NI], igen[NI], iz[NI], ih2[NI];
     double isg[NI], ih[NI];
-    /* the last QP's inequality layout and multipliers, to warm start the next one */
-    int warm_ok, pni, pstage[NI], pcomp[NI];
-    double psg[NI], plam[NI];
+    /* warm start of the next QP; the feedback's own while a prepared QP has replaced it */
+    warm_t pw, pw_fb;
+    int pw_saved;
     /* interior point state and directions */
     double z[(N + 1) * NZ], dz[(N + 1) * NZ], y[(N + 1) * NS], dy[(N + 1) * NS];
     double t[NI], lam[NI], dt[NI], dlam[NI], rc[NI], rs[NI];
@@ -68,6 +91,13 @@ typedef struct {
     double FA[NS * NS], FB[NS * NU], fv[NS], hu[NU];
     double qq[(N + 1) * NZ], bneg[N * NS + 1], s0n[NS + 1];
     double nuq[(N + 1) * NX], zlq[NW], zuq[NW], tlq[NGT + 1], tuq[NGT + 1];
+    /* bounds of the last solve (lbw, ubw, terminal lbt, ubt), for the advanced step */
+    int bounds_ok;
+    double blbw[NW], bubw[NW], blbt[NGT + 1], bubt[NGT + 1];
+    /* advanced step: the prepared QP is solved for the initial state x0_pred and its Newton
+       system factorized at the solution (z, y, t, lam, residuals and Riccati factors) */
+    int as_ready, prep_qp_iter, prep_rc, fb_path;
+    double x0_pred[NX], dx0[NX], as_rest;   /* as_rest: largest residual but re's first NS */
     /* settings */
     int max_iter, shift, rti, qp_max_iter, verbose, exact, curv, strict;
     double tol_pr, tol_du, time_limit, qp_tol, reg, mu0, t0, wfloor;
@@ -497,51 +527,87 @@ static double max_step(const ws_t *s) {
 
 /* solves the stage QP set up in H, g, bb, s0, inequalities; 0 on success */
 static int same_layout(const ws_t *s) {
-    if (!s->warm_ok || s->pni != s->ni) return 0;
+    const warm_t *w = &s->pw;
+    if (!w->ok || w->n != s->ni) return 0;
     for (int i = 0; i < s->ni; ++i)
-        if (s->pstage[i] != s->istage[i] || s->pcomp[i] != s->icomp[i] || s->psg[i] != s->isg[i])
+        if (w->stage[i] != s->istage[i] || w->comp[i] != s->icomp[i] || w->sg[i] != s->isg[i])
             return 0;
     return 1;
 }
 
-static int qp_solve_inner(ws_t *s);
+static int qp_solve_inner(ws_t *s, int max_it, int loose);
+
+/* keep the inequality layout and multipliers of a solved QP for the next warm start */
+static void qp_remember(ws_t *s) {
+    int m = s->ni;
+    warm_t *w = &s->pw;
+    w->ok = 1;
+    w->n = m;
+    memcpy(w->stage, s->istage, sizeof(int) * m);
+    memcpy(w->comp, s->icomp, sizeof(int) * m);
+    memcpy(w->sg, s->isg, sizeof(double) * m);
+    memcpy(w->lam, s->lam, sizeof(double) * m);
+}
 
 static int qp_solve(ws_t *s) {
-    int m = s->ni;
-    memset(s->z, 0, sizeof(s->z));
-    memset(s->y, 0, sizeof(s->y));
-    if (s->warm && same_layout(s)) {
-        /* slacks of the current point, multipliers of the last QP, both kept off zero */
-        for (int i = 0; i < m; ++i) {
-            double c = -s->ih[i];
-            s->t[i] = c > s->wfloor ? c : s->wfloor;
-            s->lam[i] = s->plam[i] > s->wfloor ? s->plam[i] : s->wfloor;
+    int m = s->ni, warm = s->warm && same_layout(s), iters = 0, rc;
+    for (;;) {
+        memset(s->z, 0, sizeof(s->z));
+        memset(s->y, 0, sizeof(s->y));
+        if (warm) {
+            /* slacks of the current point, multipliers of the last QP, both kept off zero */
+            for (int i = 0; i < m; ++i) {
+                double c = -s->ih[i];
+                s->t[i] = c > s->wfloor ? c : s->wfloor;
+                s->lam[i] = s->pw.lam[i] > s->wfloor ? s->pw.lam[i] : s->wfloor;
+            }
+        } else {
+            for (int i = 0; i < m; ++i) {
+                double c = -s->ih[i];
+                s->t[i] = c > s->t0 ? c : s->t0;
+                s->lam[i] = s->mu0 / s->t[i];
+            }
         }
-    } else {
-        for (int i = 0; i < m; ++i) {
-            double c = -s->ih[i];
-            s->t[i] = c > s->t0 ? c : s->t0;
-            s->lam[i] = s->mu0 / s->t[i];
-        }
+        rc = qp_solve_inner(s, s->qp_max_iter, 1);
+        iters += s->qp_iter;
+        /* multipliers of a rather different QP (a weight changed, say) can make the
+           predictor-corrector cycle without converging: once more from a cold start */
+        if (rc != 3 || !warm) break;
+        warm = 0;
     }
-    int rc = qp_solve_inner(s);
-    s->warm_ok = rc == 0;
-    if (rc == 0) {
-        s->pni = m;
-        memcpy(s->pstage, s->istage, sizeof(int) * m);
-        memcpy(s->pcomp, s->icomp, sizeof(int) * m);
-        memcpy(s->psg, s->isg, sizeof(double) * m);
-        memcpy(s->plam, s->lam, sizeof(double) * m);
-    }
+    s->qp_iter = iters;
+    s->pw.ok = 0;
+    if (rc == 0) qp_remember(s);
     return rc;
 }
 
-static int qp_solve_inner(ws_t *s) {
+/* Hh = H + G' diag(lam / t) G (+ reg I), factorized by the Riccati recursion; 0 on success */
+static int qp_factor(ws_t *s) {
+    int m = s->ni;
+    memcpy(s->Hh, s->H, sizeof(s->H));
+    for (int i = 0; i < s->nb; ++i) s->Hh[s->ih2[i]] += s->lam[i] / s->t[i];
+    for (int i = s->nb; i < m; ++i) {
+        double sg = s->lam[i] / s->t[i];
+        double *Hk = s->Hh + s->istage[i] * NZ * NZ;
+        const double *d = s->De + s->icomp[i];
+        for (int c = 0; c < NX; ++c)
+            for (int r = 0; r < NX; ++r) Hk[r + c * NZ] += sg * d[r * NGT] * d[c * NGT];
+    }
+    if (s->reg > 0.0)
+        for (int k = 0; k <= N; ++k)
+            for (int i = 0; i < NZ; ++i) s->Hh[k * NZ * NZ + i * (NZ + 1)] += s->reg;
+    return riccati_factor(s);
+}
+
+/* IP iterations from the current (z, y, t, lam), at most max_it; with loose, a point meeting
+   1e-6 after max_it iterations is accepted. 0 converged, 1 factorization failed, 2 NaN, 3 not
+   converged; s->qp_iter = iterations taken */
+static int qp_solve_inner(ws_t *s, int max_it, int loose) {
     int m = s->ni;
     double gscale = 1.0 + amax(s->g, (N + 1) * NZ);
     s->qp_iter = 0;
     int stalled = 0;
-    for (int it = 0; it <= s->qp_max_iter; ++it) {
+    for (int it = 0; it <= max_it; ++it) {
         qp_residuals(s);
         double mu = 0.0;
         for (int i = 0; i < m; ++i) mu += s->t[i] * s->lam[i];
@@ -553,24 +619,13 @@ static int qp_solve_inner(ws_t *s) {
             fprintf(stderr, "  qp %2d rz %.2e re %.2e rc %.2e mu %.2e\n", it, rz, re, rc, mu);
         if (rz <= s->qp_tol && re <= s->qp_tol && rc <= s->qp_tol && mu <= s->qp_tol)
             return 0;
-        if (it == s->qp_max_iter) {
-            if (rz <= 1e-6 * gscale && re <= 1e-6 && rc <= 1e-6 && mu <= 1e-6) return 0;
+        if (it == max_it) {
+            if (loose && rz <= 1e-6 * gscale && re <= 1e-6 && rc <= 1e-6 && mu <= 1e-6)
+                return 0;
             break;
         }
         s->qp_iter = it + 1;
-        memcpy(s->Hh, s->H, sizeof(s->H));
-        for (int i = 0; i < s->nb; ++i) s->Hh[s->ih2[i]] += s->lam[i] / s->t[i];
-        for (int i = s->nb; i < m; ++i) {
-            double sg = s->lam[i] / s->t[i];
-            double *Hk = s->Hh + s->istage[i] * NZ * NZ;
-            const double *d = s->De + s->icomp[i];
-            for (int c = 0; c < NX; ++c)
-                for (int r = 0; r < NX; ++r) Hk[r + c * NZ] += sg * d[r * NGT] * d[c * NGT];
-        }
-        if (s->reg > 0.0)
-            for (int k = 0; k <= N; ++k)
-                for (int i = 0; i < NZ; ++i) s->Hh[k * NZ * NZ + i * (NZ + 1)] += s->reg;
-        if (riccati_factor(s)) return 1;
+        if (qp_factor(s)) return 1;
         if (m == 0) {
             memset(s->rs, 0, sizeof(s->rs));
             qp_direction(s);
@@ -606,6 +661,46 @@ static int qp_solve_inner(ws_t *s) {
         }
     }
     return 3;
+}
+
+/* Advanced step: the prepared QP's solution (for the initial state x0_pred) corrected for the
+   actual one, s0 already rebuilt for it; requires the factorization at that solution. The
+   tangential predictor (the Newton step for the changed initial-value residual, products
+   t lam kept), then IP iterations until the residuals meet qp_tol, at most AS_MAX_ITER.
+   0: the QP is solved to qp_tol; else the caller solves it afresh. s->qp_iter = iterations */
+static int qp_advance(ws_t *s) {
+    int m = s->ni;
+    for (int i = 0; i < NX; ++i) {
+        s->dx0[i] = s->p[X0OFF + i] - s->x0_pred[i];
+        s->re[i] -= s->dx0[i];   /* re = z - s0, s0 moved by dx0; no other residual moves */
+    }
+    s->qp_iter = 0;
+    s->fb_path = FB_PREPARED;
+    /* the prepared solution meets the actual QP's termination test (dx0 = 0, or below
+       rounding): it is the answer */
+    if (s->as_rest <= s->qp_tol && amax(s->re, NS) <= s->qp_tol) return 0;
+    memset(s->rs, 0, sizeof(double) * m);
+    qp_direction(s);
+    /* the full step; where it would leave the interior (a constraint becomes active or
+       inactive: t or lam crosses zero), the pair restarts from AS_FLOOR, so that the IP
+       iterations after it can move it (a fraction-to-boundary step would leave it stuck at the
+       boundary with a product t lam far below the others) */
+    for (int q = 0; q < (N + 1) * NZ; ++q) s->z[q] += s->dz[q];
+    for (int q = 0; q < (N + 1) * NS; ++q) s->y[q] += s->dy[q];
+    for (int i = 0; i < m; ++i) {
+        double t = s->t[i] + s->dt[i], lam = s->lam[i] + s->dlam[i];
+        if (!(t > 0.0 && lam > 0.0)) {
+            t = t > AS_FLOOR ? t : AS_FLOOR;
+            lam = lam > AS_FLOOR ? lam : AS_FLOOR;
+        }
+        s->t[i] = t;
+        s->lam[i] = lam;
+    }
+    int rc = qp_solve_inner(s, AS_MAX_ITER, 0);
+    s->fb_path = s->qp_iter ? FB_CONTINUED : FB_PREDICTOR;
+    s->qp_iter += 1;
+    if (rc == 0) qp_remember(s);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ SQP */
@@ -723,7 +818,9 @@ static void shift_iterate(ws_t *s) {
     memmove(s->zl, s->zl + NXU, sizeof(double) * (NW - NXU));
     memmove(s->zu, s->zu + NXU, sizeof(double) * (NW - NXU));
     s->prepared = 0;
-    s->warm_ok = 0;
+    s->as_ready = 0;
+    s->pw.ok = 0;
+    s->pw_saved = 0;
 }
 
 /* ------------------------------------------------------------------ public API */
@@ -783,10 +880,14 @@ void cmpc_set_guess(void *ws, const double *w0) {
     memset(s->tl, 0, sizeof(s->tl));
     memset(s->tu, 0, sizeof(s->tu));
     s->prepared = 0;
-    s->warm_ok = 0;
+    s->as_ready = 0;
+    s->pw.ok = 0;
+    s->pw_saved = 0;
 }
 
-/* evaluate the linearization at the current iterate for parameters p (x0 entries unused) */
+/* evaluate the linearization at the current iterate for parameters p (x0 entries unused); in
+   RTI mode, also solve its QP for the predicted initial state x0_pred = F(x_0, u_0) and the
+   bounds of the last solve, and factorize the Newton system at that solution */
 void cmpc_prepare(void *ws, const double *p) {
     ws_t *s = (ws_t *)ws;
     memcpy(s->p, p, sizeof(s->p));
@@ -795,6 +896,51 @@ void cmpc_prepare(void *ws, const double *p) {
     build_qp(s);
     memcpy(s->p_prep, p, sizeof(s->p));
     s->prepared = 1;
+    s->as_ready = 0;
+    s->prep_qp_iter = 0;
+    s->prep_rc = -1;
+    if (!s->rti || !s->warm || !s->bounds_ok) return;
+    memcpy(s->x0_pred, s->xn, sizeof(s->x0_pred));
+    memcpy(s->p + X0OFF, s->x0_pred, sizeof(s->x0_pred));
+    build_s0(s);
+    build_ineq(s, s->blbw, s->bubw, s->blbt, s->bubt);
+    if (!s->pw_saved) s->pw_fb = s->pw;   /* for a feedback that cannot use this QP */
+    s->pw_saved = 1;
+    s->prep_rc = qp_solve(s);
+    s->prep_qp_iter = s->qp_iter;
+    if (s->prep_rc) return;
+    /* the residuals of the solution, as the IP's termination test saw them */
+    int m = s->ni;
+    double mu = 0.0, r;
+    for (int i = 0; i < m; ++i) mu += s->t[i] * s->lam[i];
+    s->as_rest = m ? mu / m : 0.0;
+    r = amax(s->rz, (N + 1) * NZ);
+    if (!(r <= s->as_rest)) s->as_rest = r;
+    r = amax(s->re + NS, N * NS);
+    if (!(r <= s->as_rest)) s->as_rest = r;
+    r = amax(s->rc, m);
+    if (!(r <= s->as_rest)) s->as_rest = r;
+    s->as_ready = !qp_factor(s);
+}
+
+/* statistics of the last prepare and feedback: QP iterations of the prepare (its QP for the
+   predicted state), its result (0 solved, -1 no QP prepared, else the IP's failure code), the
+   feedback's path (FB_*), max |x0 - x0_pred|; returns the count */
+int cmpc_prep_stats(void *ws, double *out) {
+    ws_t *s = (ws_t *)ws;
+    out[0] = s->prep_qp_iter;
+    out[1] = s->prep_rc;
+    out[2] = s->fb_path;
+    out[3] = s->fb_path == FB_SOLVE ? 0.0 : amax(s->dx0, NX);
+    return 4;
+}
+
+static int same_bounds(const ws_t *s, const double *lbw, const double *ubw, const double *lbt,
+                       const double *ubt) {
+    return s->bounds_ok && !memcmp(s->blbw, lbw, sizeof(s->blbw)) &&
+           !memcmp(s->bubw, ubw, sizeof(s->bubw)) &&
+           !memcmp(s->blbt, lbt, sizeof(double) * NGT) &&
+           !memcmp(s->bubt, ubt, sizeof(double) * NGT);
 }
 
 static int prepared_for(const ws_t *s, const double *p) {
@@ -804,14 +950,30 @@ static int prepared_for(const ws_t *s, const double *p) {
     return 1;
 }
 
-/* out: w (NW), f, status, iterations, pr, du, qp iterations, term costs (NT) */
+/* out: w (NW), f, status, iterations, pr, du, qp iterations, seconds, term costs (NT); f and
+   the term costs are left to cmpc_costs, off the solve's clock */
 int cmpc_solve(void *ws, const double *p, const double *lbw, const double *ubw,
                const double *lbg, const double *ubg, double *out) {
     ws_t *s = (ws_t *)ws;
     double started = now();
     const double *lbt = lbg + (N + 1) * NX, *ubt = ubg + (N + 1) * NX;
     int fresh = prepared_for(s, p);
+    int advance = fresh && s->as_ready && s->rti && same_bounds(s, lbw, ubw, lbt, ubt);
     memcpy(s->p, p, sizeof(s->p));
+    s->as_ready = 0;
+    s->fb_path = FB_SOLVE;
+    if (!advance && s->pw_saved) {
+        /* the prepared QP is of no use: warm start as without it */
+        s->pw = s->pw_fb;
+        s->pw_saved = 0;
+    }
+    if (!advance) {
+        memcpy(s->blbw, lbw, sizeof(s->blbw));
+        memcpy(s->bubw, ubw, sizeof(s->bubw));
+        memcpy(s->blbt, lbt, sizeof(double) * NGT);
+        memcpy(s->bubt, ubt, sizeof(double) * NGT);
+        s->bounds_ok = 1;
+    }
     int status = ST_MAX_ITER, iter = 0;
     double sigma = 0.0;   /* l1 merit penalty, raised to the multipliers' size as needed */
     double *nu = s->nuq, *zl = s->zlq, *zu = s->zuq, *tl = s->tlq, *tu = s->tuq;
@@ -849,10 +1011,25 @@ int cmpc_solve(void *ws, const double *p, const double *lbw, const double *ubw,
             }
         }
         build_s0(s);
-        build_ineq(s, lbw, ubw, lbt, ubt);
-        s->strict = s->curv;
-        int rc = qp_solve(s);
-        s->strict = 0;
+        int rc = 1;
+        if (advance) {
+            /* the inequalities are the prepared ones (same bounds, same linearization) */
+            advance = 0;
+            rc = qp_advance(s);
+            if (rc) {
+                /* the ordinary solve, warm started as without the prepared QP */
+                s->fb_path = FB_FALLBACK;
+                s->qp_iter_total += s->qp_iter;
+                s->pw = s->pw_fb;
+            }
+            s->pw_saved = 0;
+        }
+        if (rc) {
+            build_ineq(s, lbw, ubw, lbt, ubt);
+            s->strict = s->curv;
+            rc = qp_solve(s);
+            s->strict = 0;
+        }
         if (rc == 1 && s->curv) {
             /* the exact Hessian is not convex on the constraints' null space here: this
                iteration takes the Gauss-Newton Hessian */
@@ -913,11 +1090,6 @@ int cmpc_solve(void *ws, const double *p, const double *lbw, const double *ubw,
         if (!(fabs(s->w[j]) <= 1e300)) status = ST_NAN;   /* NaN or inf: not usable */
     memcpy(out, s->w, sizeof(s->w));
     double *o = out + NW;
-    s->arg[0] = s->w;
-    s->arg[1] = s->p;
-    s->res[0] = o;
-    s->res[1] = o + 7;
-    cmpc_terms(s->arg, s->res, s->iw, s->cw, 0);
     o[1] = status;
     o[2] = iter;
     o[3] = s->pr;
@@ -930,4 +1102,15 @@ int cmpc_solve(void *ws, const double *p, const double *lbw, const double *ubw,
         shift_iterate(s);
     }
     return status;
+}
+
+/* the objective and the cost per term at the solution in out (cmpc_solve's), for parameters p:
+   into out's f and term-cost slots */
+void cmpc_costs(void *ws, const double *p, double *out) {
+    ws_t *s = (ws_t *)ws;
+    s->arg[0] = out;
+    s->arg[1] = p;
+    s->res[0] = out + NW;
+    s->res[1] = out + NW + 7;
+    cmpc_terms(s->arg, s->res, s->iw, s->cw, 0);
 }
