@@ -19,6 +19,10 @@ machine. Not a test: it prints.
 
     python bench/loop_latency.py [--seconds 10] [--rate 100] [--solver sqp_rti]
                                  [--trigger state|timer] [--no-compiled] [--no-floor]
+                                 [--realtime PRIORITY]
+
+``--realtime`` runs both nodes (and the floor's two processes) at that SCHED_FIFO priority
+(``realtime_priority``); it needs CAP_SYS_NICE or an rtprio limit.
 """
 import argparse
 import os
@@ -35,13 +39,13 @@ LOOPBACK = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '1
             'PYTHONUNBUFFERED': '1'}
 
 
-def parameter_file(directory, rate, solver, trigger, compiled):
+def parameter_file(directory, rate, solver, trigger, compiled, realtime=0):
     mpc = dict(UNICYCLE, solver={'name': solver, 'max_iter': 1, 'time_limit': 0.5 / rate,
                                  'compiled': compiled},
                rate_hz=float(rate), twist_stamped=True, state_timeout=0.5,
-               control_trigger=trigger)
+               control_trigger=trigger, realtime_priority=realtime)
     sim = {'model': {'name': 'diff_drive'}, 'sim_rate_hz': float(rate), 'twist_stamped': True,
-           'publish_clock': False, 'real_time_factor': 1.0}
+           'publish_clock': False, 'real_time_factor': 1.0, 'realtime_priority': realtime}
     path = os.path.join(directory, 'loop_latency.yaml')
     with open(path, 'w') as f:
         yaml.safe_dump({'mpc_node': {'ros__parameters': _plain(mpc)},
@@ -55,6 +59,10 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return float(value) if isinstance(value, (float, np.floating)) else value
+
+
+def scheduling(priority):
+    return 'SCHED_FIFO %d' % priority if priority else 'normal scheduling'
 
 
 def vm_hwm_mb(pid):
@@ -175,6 +183,8 @@ def main():
                     help='compiled solver (default: on for sqp and sqp_rti)')
     ap.add_argument('--no-floor', action='store_true',
                     help='skip the transport floor measurement')
+    ap.add_argument('--realtime', type=int, default=0, metavar='PRIORITY',
+                    help='SCHED_FIFO priority of the nodes and the floor processes (0: off)')
     args = ap.parse_args()
     if args.compiled is None:
         args.compiled = args.solver in ('sqp', 'sqp_rti')
@@ -184,7 +194,8 @@ def main():
     from casadi_mpc import bringup
     from casadi_mpc.runner import System
     with tempfile.TemporaryDirectory() as tmp:
-        path = parameter_file(tmp, args.rate, args.solver, args.trigger, args.compiled)
+        path = parameter_file(tmp, args.rate, args.solver, args.trigger, args.compiled,
+                              args.realtime)
         specs = bringup.system('sim', {'robot': 'diff_drive', 'params_file': path,
                                        'use_sim_time': 'false'})
         with System(specs, echo=None) as system:
@@ -201,9 +212,9 @@ def main():
     change = {name: counter_change(listener, name) for name in
               ('steps', 'solves', 'deadline_misses', 'fallbacks', 'failures', 'stale_steps')}
     print('loop latency: unicycle (N=%d, dt=%.2g s), %s%s, trigger %s, %.0f Hz state and '
-          'control, %.0f s' % (UNICYCLE['horizon'], UNICYCLE['dt'], args.solver,
-                               ' compiled' if args.compiled else '', args.trigger, args.rate,
-                               args.seconds))
+          'control, %.0f s, %s' % (UNICYCLE['horizon'], UNICYCLE['dt'], args.solver,
+                                   ' compiled' if args.compiled else '', args.trigger, args.rate,
+                                   args.seconds, scheduling(args.realtime)))
     print(row('state sent -> command published', published))
     print(row('state sent -> command received', received))
     print(row('command published -> received', delivery))
@@ -217,7 +228,7 @@ def main():
         print('  peak memory %-10s VmHWM %7.1f MB' % (name, mb))
     if args.no_floor:
         return
-    floor, calls = transport_floor.measure(args.seconds, args.rate)
+    floor, calls = transport_floor.measure(args.seconds, args.rate, realtime=args.realtime)
     print('transport floor: the same Odometry between two bare processes, no controller')
     print('\n'.join(transport_floor.report(floor, calls)))
     if len(published) and len(floor):

@@ -8,7 +8,7 @@ the ``publish`` call took. No node can react to a state sooner than this on the 
 middleware and rate; the controller's own share of its latency is what lies above it. Not a
 test: it prints.
 
-    python bench/transport_floor.py [--seconds 10] [--rate 100]
+    python bench/transport_floor.py [--seconds 10] [--rate 100] [--realtime PRIORITY]
 
 Run alone it starts both processes itself (loopback, its own ROS domain).
 """
@@ -33,7 +33,15 @@ def _now_ns():
     return time.clock_gettime_ns(time.CLOCK_REALTIME)
 
 
-def publish(seconds, rate):
+def _realtime(priority):
+    from casadi_mpc.ros.runtime import set_realtime
+    failed = set_realtime(priority)
+    if failed:
+        print('transport_floor: SCHED_FIFO %d not applied: %s' % (priority, failed),
+              file=sys.stderr)
+
+
+def publish(seconds, rate, realtime=0):
     """Publisher role: wait for the subscriber, then publish for ``seconds``; prints the
     publish-call durations [ns] as JSON."""
     import rclpy
@@ -42,6 +50,7 @@ def publish(seconds, rate):
     from casadi_mpc.ros import cdr, qos
     rclpy.init()
     node = Node('floor_publisher', start_parameter_services=False)
+    _realtime(realtime)
     pub = node.create_publisher(Odometry, TOPIC, qos.STATE_OUT)
     deadline = time.monotonic() + 30.0
     while pub.get_subscription_count() < 1:
@@ -63,7 +72,7 @@ def publish(seconds, rate):
     rclpy.shutdown()
 
 
-def subscribe(seconds):
+def subscribe(seconds, realtime=0):
     """Subscriber role: record arrival - stamp [ns] for ``seconds`` after the first message;
     prints them as JSON."""
     import rclpy
@@ -73,6 +82,7 @@ def subscribe(seconds):
     from casadi_mpc.ros.intake import StateIntake
     rclpy.init()
     node = Node('floor_subscriber', start_parameter_services=False)
+    _realtime(realtime)
     latencies, first = [], []
 
     def on_state(buf):
@@ -91,13 +101,13 @@ def subscribe(seconds):
     rclpy.shutdown()
 
 
-def measure(seconds, rate, env=None):
-    """Run both roles as processes; returns (latencies, publish calls) in ms, settling left
-    out."""
+def measure(seconds, rate, env=None, realtime=0):
+    """Run both roles as processes (at SCHED_FIFO ``realtime`` unless 0); returns (latencies,
+    publish calls) in ms, settling left out."""
     env = dict(os.environ if env is None else env, **LOOPBACK)
     env.setdefault('ROS_DOMAIN_ID', str(5 + os.getpid() % 90))
     env.setdefault('ROS_HOME', tempfile.mkdtemp(prefix='casadi_mpc_floor_'))
-    me = [sys.executable, os.path.abspath(__file__)]
+    me = [sys.executable, os.path.abspath(__file__), '--realtime', str(realtime)]
     sub = subprocess.Popen(me + ['--role', 'subscribe', '--seconds', str(seconds + SETTLE)],
                            env=env, stdout=subprocess.PIPE, text=True)
     pub = subprocess.Popen(me + ['--role', 'publish', '--seconds', str(seconds + SETTLE + 0.5),
@@ -127,15 +137,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--seconds', type=float, default=10.0)
     ap.add_argument('--rate', type=float, default=100.0)
+    ap.add_argument('--realtime', type=int, default=0, metavar='PRIORITY',
+                    help='SCHED_FIFO priority of both processes (0: off)')
     ap.add_argument('--role', choices=('publish', 'subscribe'), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.role == 'publish':
-        return publish(args.seconds, args.rate)
+        return publish(args.seconds, args.rate, args.realtime)
     if args.role == 'subscribe':
-        return subscribe(args.seconds)
-    latencies, calls = measure(args.seconds, args.rate)
+        return subscribe(args.seconds, args.realtime)
+    latencies, calls = measure(args.seconds, args.rate, realtime=args.realtime)
     print('transport floor: Odometry at %.0f Hz between two processes (Fast DDS, loopback), '
-          'no controller, %.0f s' % (args.rate, args.seconds))
+          'no controller, %.0f s, %s' % (args.rate, args.seconds, 'SCHED_FIFO %d'
+                                         % args.realtime if args.realtime else 'normal '
+                                         'scheduling'))
     print('\n'.join(report(latencies, calls)))
 
 

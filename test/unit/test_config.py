@@ -51,6 +51,7 @@ INVALID = [
     ('compiled ipopt', config(solver__name='ipopt', solver__compiled=True),
      r'compiled mode is available for sqp, sqp_rti'),
     ('no cost terms', config(costs={}), r'at least one cost term'),
+    ('realtime priority', config(realtime_priority=120), r'realtime_priority = 120: .*99'),
 ]
 
 

@@ -126,8 +126,12 @@ class MPCConfig(Strict):
     rate_hz: float = Field(10.0, gt=0, le=2000, description='control rate [Hz]')
     control_trigger: Literal['timer', 'state'] = Field(
         'timer', description='timer: solve at rate_hz on the node clock; state: solve as each '
-        'state message arrives (lowest latency), at most rate_hz, the timer then only guards '
-        'against stale state', json_schema_extra=STRUCTURAL)
+        'state message arrives (lowest latency), at most rate_hz, a periodic check then only '
+        'guards against stale state', json_schema_extra=STRUCTURAL)
+    realtime_priority: int = Field(
+        0, ge=0, le=99, description='SCHED_FIFO priority of the node process (its threads) '
+        'on Linux, 0: off (the normal scheduler); needs CAP_SYS_NICE or an rtprio limit, '
+        'else the node warns and runs unchanged', json_schema_extra=STRUCTURAL)
     state_timeout: float = Field(0.5, gt=0, le=60, description='state older than this is '
                                  'stale and stops the robot [s]')
     fallback_steps: int = Field(5, ge=0, le=1000, description='control steps to follow the '

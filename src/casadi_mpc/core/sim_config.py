@@ -42,6 +42,9 @@ class SimConfig(Strict):
                           json_schema_extra=STRUCTURAL)
     child_frame_id: str = Field('base_link', description='bases: robot body frame',
                                 json_schema_extra=STRUCTURAL)
+    realtime_priority: int = Field(0, ge=0, le=99, description='SCHED_FIFO priority of the '
+                                   'simulator process on Linux, 0: off',
+                                   json_schema_extra=STRUCTURAL)
 
 
 def parse(data, source='sim config'):

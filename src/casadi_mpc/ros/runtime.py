@@ -7,6 +7,7 @@ returns, the node publishes its stop command while the context is still valid, a
 exits. A configuration error ends the process with status 2 and the reason in the log; an error
 escaping the executor ends it with status 1.
 """
+import os
 import signal
 import threading
 
@@ -19,6 +20,27 @@ from ..core.config import ConfigError
 JOIN_TIMEOUT = 2.0   # [s] for the callback in progress to finish at a stop
 
 
+def set_realtime(priority):
+    """SCHED_FIFO at ``priority`` for every thread of this process (threads started later
+    inherit it). Returns None, or why it could not be set."""
+    if priority <= 0:
+        return None
+    if not hasattr(os, 'sched_setscheduler'):
+        return 'this platform has no SCHED_FIFO'
+    try:
+        tasks = [int(t) for t in os.listdir('/proc/self/task')]
+    except OSError:
+        tasks = [0]
+    for task in tasks:
+        try:
+            os.sched_setscheduler(task, os.SCHED_FIFO, os.sched_param(priority))
+        except ProcessLookupError:
+            continue   # the thread ended meanwhile
+        except OSError as err:
+            return '%s (needs CAP_SYS_NICE or an rtprio limit: ulimit -r)' % err
+    return None
+
+
 def run(node_class, args=None, name='node'):
     """Create ``node_class()``, spin it until a signal arrives, then ``node.stop()``."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
@@ -28,6 +50,13 @@ def run(node_class, args=None, name='node'):
     node, code, failed = None, 0, []
     try:
         node = node_class()
+        priority = node.cfg.realtime_priority
+        failed_rt = set_realtime(priority)
+        if failed_rt:
+            node.get_logger().warning('realtime_priority %d not applied: %s'
+                                      % (priority, failed_rt))
+        elif priority:
+            node.get_logger().info('running at SCHED_FIFO priority %d' % priority)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         wake = node.create_guard_condition(lambda: None)
