@@ -31,3 +31,22 @@ def test_levels_and_missing_numbers():
                                      Counters().as_dict(), {'goal_error': float('nan')})
     assert 'solver_status' not in values
     assert diagnostics.text(values['goal_error']) == 'nan'
+
+
+def test_serialized_array_equals_the_message_objects():
+    from builtin_interfaces.msg import Time
+    from rclpy.serialization import deserialize_message
+    values = {'mode': 'FALLBACK', 'solve_time_ms': 0.25, 'reason': 'solver timeout: slow',
+              'goal_reached': False, 'goal_error': float('nan'), 'iterations': 3, 'e': ''}
+    for mode, message in (('FALLBACK', 'following the previous plan'), ('NORMAL', ''),
+                          ('STALE', 'state is 0.6 s old'), ('SAFE', 'αβ unicode')):
+        stamp = Time(sec=12, nanosec=345)
+        got = deserialize_message(diagnostics.array_bytes(stamp, '/ns/mpc_node: mpc', 'arm',
+                                                           mode, message, values),
+                                  diagnostics.DiagnosticArray)
+        want = diagnostics.array(stamp, diagnostics.status('/ns/mpc_node: mpc', 'arm', mode,
+                                                           message, values))
+        assert got == want
+    empty = deserialize_message(diagnostics.array_bytes(Time(), 'n', '', 'NO_STATE', '', {}),
+                                diagnostics.DiagnosticArray)
+    assert empty.status[0].values == [] and empty.status[0].message == 'NO_STATE'

@@ -1,11 +1,11 @@
-"""Plain CDR for the messages on the control path (pure; no node, no DDS).
+"""Plain CDR for the messages of every control step (pure; no node, no DDS).
 
 ROS 2 puts messages on the wire as plain CDR (XCDR1): a 4-byte encapsulation header (big or
 little endian), then the fields in order, each aligned to its own size counted from the end of
 that header; a string is a uint32 length (with the terminating NUL) and its bytes. Reading
-odometry straight from those bytes, and writing velocity commands as bytes, skips building
-Python message objects: the largest cost of a control step after the solve. Everything else
-goes through rclpy's (de)serialization.
+odometry straight from those bytes, and writing velocity commands, odometry and diagnostics as
+bytes, skips building Python message objects: the largest cost of a control step after the
+solve. Everything else goes through rclpy's (de)serialization.
 """
 import struct
 
@@ -104,3 +104,40 @@ def twist(linear, angular, stamp=None, frame_id=''):
     if stamp is None:
         return _HEADER_LE + body
     return _HEADER_LE + _header(stamp[0], stamp[1], frame_id) + body
+
+
+class _Writer:
+    """Little-endian plain CDR, appended field by field."""
+
+    def __init__(self):
+        self.out = bytearray(_HEADER_LE)
+
+    def align(self, n):
+        self.out += b'\x00' * (-(len(self.out) - 4) % n)
+
+    def pack(self, fmt, *values, align=4):
+        self.align(align)
+        self.out += struct.pack('<' + fmt, *values)
+
+    def string(self, text):
+        data = text.encode() + b'\x00'
+        self.pack('I', len(data))
+        self.out += data
+
+
+def diagnostic_array(stamp, statuses):
+    """diagnostic_msgs/DiagnosticArray with ``stamp`` (sec, nanosec); ``statuses`` as (level
+    0-3, name, message, hardware_id, [(key, value text), ...])."""
+    w = _Writer()
+    w.pack('iI', *stamp)
+    w.string('')
+    w.pack('I', len(statuses))
+    for level, name, message, hardware_id, values in statuses:
+        w.pack('B', level, align=1)
+        for text in (name, message, hardware_id):
+            w.string(text)
+        w.pack('I', len(values))
+        for key, value in values:
+            w.string(key)
+            w.string(value)
+    return bytes(w.out)

@@ -1,7 +1,13 @@
-"""DiagnosticArray messages from plain values (pure; the node gathers the values)."""
+"""DiagnosticArray messages from plain values (pure; the node gathers the values).
+
+The node publishes them serialized (``array_bytes``: no message objects, every control step);
+``status`` and ``array`` build the same as message objects for tools and tests.
+"""
 import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+from . import cdr
 
 LEVELS = {'NORMAL': DiagnosticStatus.OK, 'NO_STATE': DiagnosticStatus.WARN,
           'FALLBACK': DiagnosticStatus.WARN, 'STALE': DiagnosticStatus.ERROR,
@@ -17,15 +23,27 @@ def text(value):
     return str(value)
 
 
+def level(mode):
+    """The DiagnosticStatus level (bytes, as rclpy holds it) of a supervisor mode."""
+    return LEVELS.get(mode, DiagnosticStatus.ERROR)
+
+
 def status(name, hardware_id, mode, message, values):
     """One DiagnosticStatus; its level follows the supervisor mode."""
     st = DiagnosticStatus()
     st.name = name
     st.hardware_id = hardware_id
-    st.level = LEVELS.get(mode, DiagnosticStatus.ERROR)
+    st.level = level(mode)
     st.message = message or mode
     st.values = [KeyValue(key=str(k), value=text(v)) for k, v in values.items()]
     return st
+
+
+def array_bytes(stamp, name, hardware_id, mode, message, values):
+    """The same status in a DiagnosticArray stamped ``stamp`` (builtin Time), serialized."""
+    pairs = [(str(k), text(v)) for k, v in values.items()]
+    return cdr.diagnostic_array((stamp.sec, stamp.nanosec), [
+        (ord(level(mode)), name, message or mode, hardware_id, pairs)])
 
 
 def step_values(decision, result, counters, extra):

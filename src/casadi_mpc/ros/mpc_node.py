@@ -321,9 +321,9 @@ class MpcNode(Node):
             extra['state_stamp'] = '%d.%09d' % self.x_header
         values = diagnostics.step_values(decision, result, self.sup.counters.as_dict(), extra)
         name = '%s: model predictive control' % self.get_fully_qualified_name()
-        st = diagnostics.status(name, self.model.name, decision.mode.value, decision.reason,
-                                values)
-        self.out.diagnostics(stamp, st)
+        self.out.diagnostics(diagnostics.array_bytes(stamp, name, self.model.name,
+                                                     decision.mode.value, decision.reason,
+                                                     values))
 
     # ------------------------------------------------------------------ shutdown
     def stop(self):

@@ -77,8 +77,8 @@ class MpcOutputs:
         elif display:
             self.pred_pub.publish(conv.to_path(result.x_pred, self.model, stamp, cfg.frame_id))
 
-    def diagnostics(self, stamp, st):
-        self.diag_pub.publish(diagnostics.array(stamp, st))
+    def diagnostics(self, serialized):
+        self.diag_pub.publish(serialized)
 
     def flush(self, timeout=0.5):
         """Wait until subscribers acknowledged the last command (used at shutdown)."""
