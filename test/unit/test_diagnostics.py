@@ -41,11 +41,10 @@ def test_serialized_array_equals_the_message_objects():
     for mode, message in (('FALLBACK', 'following the previous plan'), ('NORMAL', ''),
                           ('STALE', 'state is 0.6 s old'), ('SAFE', 'αβ unicode')):
         stamp = Time(sec=12, nanosec=345)
-        got = deserialize_message(diagnostics.array_bytes(stamp, '/ns/mpc_node: mpc', 'arm',
-                                                           mode, message, values),
-                                  diagnostics.DiagnosticArray)
-        want = diagnostics.array(stamp, diagnostics.status('/ns/mpc_node: mpc', 'arm', mode,
-                                                           message, values))
+        raw = diagnostics.array_bytes(stamp, '/ns/mpc_node: mpc', 'arm', mode, message, values)
+        got = deserialize_message(raw, diagnostics.DiagnosticArray)
+        st = diagnostics.status('/ns/mpc_node: mpc', 'arm', mode, message, values)
+        want = diagnostics.array(stamp, st)
         assert got == want
     empty = deserialize_message(diagnostics.array_bytes(Time(), 'n', '', 'NO_STATE', '', {}),
                                 diagnostics.DiagnosticArray)
