@@ -203,3 +203,28 @@ def test_unchanged_bounds_and_parameters_keep_the_advanced_step():
     _, b, path = lockstep(lambda c: c.update({'bounds.u_max': [1.0, 2.0]}))
     assert path in ('predictor', 'continued')
     assert b.success
+
+
+def test_advanced_step_off_prepares_only_the_linearization_and_can_be_switched_live():
+    """solver.advanced_step false: prepare linearizes, the feedback solves the QP (the same
+    solution); a parameter update switches it either way without a rebuild."""
+    from casadi_mpc.core.solvers import Builds
+    on, off = controller(UNICYCLE), controller(UNICYCLE, advanced_step=False)
+    step = rk4_step(on.model, on.cfg.dt)
+    x = np.zeros(3)
+    builds = Builds.count
+    for k in range(12):
+        if k == 8:
+            off.update({'solver.advanced_step': True})
+            on.update({'solver.advanced_step': False})
+        a, b = on.step(x), off.step(x)
+        np.testing.assert_allclose(b.u_pred, a.u_pred, rtol=0, atol=SAME_ATOL)
+        paths = [c.solver.kernel.prep_stats()['path'] for c in (on, off)]
+        if 0 < k < 8:
+            assert paths == ['prepared', 'solve']
+        elif k > 8:
+            assert paths == ['solve', 'prepared']
+        x = np.asarray(step(x, a.u0, []), float).ravel()
+        on.solver.prepare()
+        off.solver.prepare()
+    assert Builds.count == builds

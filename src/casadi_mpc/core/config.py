@@ -83,6 +83,10 @@ class SolverConfig(Strict):
                            json_schema_extra=STRUCTURAL)
     cache_dir: str = Field('', description='compiled solver cache (default ~/.cache/casadi_mpc)',
                            json_schema_extra=STRUCTURAL)
+    advanced_step: bool = Field(True, description='compiled sqp_rti: after each command, solve '
+                                'the next QP for the predicted state so the next step only '
+                                'corrects it (least latency); false: only linearize then (one '
+                                'factorization less per step, most throughput)')
 
 
 class BoundsConfig(Strict):

@@ -133,7 +133,8 @@ class MPCController:
         self.tuning = resolve(c, self.model, self.terms)
         self._goal_given = bool(c.goal)
         self.solver = Solver(self.ocp, c.solver.name, c.solver.max_iter, c.solver.tol,
-                             c.solver.time_limit, c.solver.compiled, c.solver.cache_dir, progress)
+                             c.solver.time_limit, c.solver.compiled, c.solver.cache_dir, progress,
+                             c.solver.advanced_step)
         self.u_last = np.zeros(self.model.nu)
         self.reference = None
         self._packed = None   # (parameter vector without x0 and u_prev, bounds) until a change
@@ -153,6 +154,8 @@ class MPCController:
         self.cfg, self.tuning = new, tuning
         self._packed = None
         self.solver.time_limit = new.solver.time_limit
+        if new.solver.advanced_step != self.solver.advanced_step:
+            self.solver.advanced_step = new.solver.advanced_step
         self._goal_given = self._goal_given or bool(new.goal)
 
     def set_goal(self, goal):

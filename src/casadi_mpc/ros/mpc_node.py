@@ -5,12 +5,13 @@ goal (``goal_pose`` or ``goal_joints``) and, when a reference-tracking cost term
 reference (``plan`` as nav_msgs/Path, or ``reference_trajectory``). With ``control_trigger``
 ``timer`` a timer on the node clock (sim time works) solves from the latest state at ``rate_hz``;
 with ``state`` each accepted state message is solved at once (at most ``rate_hz``) on a thread
-that waits for state messages alone (``intake.py``), and the timer only sends the safe command
-when the state goes stale. State messages are read from their serialized bytes. Each step
-publishes the command first; then the predicted horizon under ``~/`` and ``/diagnostics``, and
-the solver prepares the next step (compiled RTI linearizes off the critical path). A
-steady-clock watchdog sends the safe command when the control timer itself stops (e.g. the
-simulated clock died). One lock serializes the callbacks of both threads.
+that waits for state messages alone (``intake.py``); that thread's periodic check, in place of
+the timer, sends the safe command when the state goes stale. State messages are read from their
+serialized bytes. Each step publishes the command first; then the predicted horizon under
+``~/`` and ``/diagnostics``, and the solver prepares the next step (compiled RTI solves the
+next QP for the predicted state off the critical path). A steady-clock watchdog sends the safe
+command when the node clock itself stops (e.g. the simulated clock died). One lock serializes
+the callbacks of both threads.
 """
 import functools
 import sys

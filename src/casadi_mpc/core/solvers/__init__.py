@@ -41,7 +41,7 @@ class Solver:
     stage when iterating to convergence, as it is for real-time iterations)."""
 
     def __init__(self, ocp, name='ipopt', max_iter=100, tol=1e-6, time_limit=1.0,
-                 compiled=False, cache_dir='', progress=None):
+                 compiled=False, cache_dir='', progress=None, advanced_step=True):
         if name not in BACKENDS:
             raise ValueError('unknown solver %r; choose one of %s' % (name, ', '.join(BACKENDS)))
         if compiled and name not in COMPILABLE:
@@ -55,6 +55,7 @@ class Solver:
         self.kernel = None
         self.fn = None
         self._time_limit = float(time_limit)
+        self._advanced_step = bool(advanced_step)
         if self.compiled:
             self._load_kernel(cache_dir, progress)
         else:
@@ -93,7 +94,8 @@ class Solver:
             # to a tenth of the tolerance when iterating (the QP's multipliers enter the test)
             qp_tol = 1e-8 if self.rti else min(1e-8, max(1e-12, 0.1 * self.tol))
             self.kernel.settings(self.max_iter, self.tol, self.tol, self._time_limit,
-                                 rti=int(self.rti), shift=int(not self.rti), qp_tol=qp_tol)
+                                 rti=int(self.rti), shift=int(not self.rti), qp_tol=qp_tol,
+                                 advanced=int(self._advanced_step))
 
     @property
     def time_limit(self):
@@ -102,6 +104,18 @@ class Solver:
     @time_limit.setter
     def time_limit(self, value):
         self._time_limit = float(value)
+        self._apply_settings()
+
+    @property
+    def advanced_step(self):
+        """Compiled RTI: ``prepare`` also solves the QP for the predicted state, so the
+        feedback only corrects it (the least latency); off, ``prepare`` only linearizes and the
+        feedback solves the QP (one factorization less per step: the most throughput)."""
+        return self._advanced_step
+
+    @advanced_step.setter
+    def advanced_step(self, value):
+        self._advanced_step = bool(value)
         self._apply_settings()
 
     def reset(self):

@@ -148,9 +148,9 @@ class Kernel:
 
     def settings(self, max_iter, tol_pr, tol_du, time_limit, rti, shift, qp_tol=1e-10,
                  qp_max_iter=50, reg=0.0, verbose=0, exact=1, mu0=1.0, t0=1.0, warm=1,
-                 wfloor=1e-3):
+                 wfloor=1e-3, advanced=1):
         v = np.array([max_iter, tol_pr, tol_du, time_limit, rti, shift, qp_tol, qp_max_iter,
-                      reg, verbose, exact, mu0, t0, warm, wfloor], dtype=float)
+                      reg, verbose, exact, mu0, t0, warm, wfloor, advanced], dtype=float)
         self.lib.cmpc_settings(self.ws, v.ctypes.data)
 
     def set_guess(self, w0):

@@ -99,7 +99,7 @@ typedef struct {
     int as_ready, prep_qp_iter, prep_rc, fb_path;
     double x0_pred[NX], dx0[NX], as_rest;   /* as_rest: largest residual but re's first NS */
     /* settings */
-    int max_iter, shift, rti, qp_max_iter, verbose, exact, curv, strict;
+    int max_iter, shift, rti, qp_max_iter, verbose, exact, curv, strict, advanced;
     double tol_pr, tol_du, time_limit, qp_tol, reg, mu0, t0, wfloor;
     int warm;
     /* statistics of the last solve */
@@ -868,6 +868,7 @@ void cmpc_settings(void *ws, const double *v) {
     s->t0 = v[12];
     s->warm = (int)v[13];
     s->wfloor = v[14];
+    s->advanced = (int)v[15];
 }
 
 /* cold start from w0; multipliers zero */
@@ -899,7 +900,7 @@ void cmpc_prepare(void *ws, const double *p) {
     s->as_ready = 0;
     s->prep_qp_iter = 0;
     s->prep_rc = -1;
-    if (!s->rti || !s->warm || !s->bounds_ok) return;
+    if (!s->rti || !s->warm || !s->advanced || !s->bounds_ok) return;
     memcpy(s->x0_pred, s->xn, sizeof(s->x0_pred));
     memcpy(s->p + X0OFF, s->x0_pred, sizeof(s->x0_pred));
     build_s0(s);
