@@ -10,30 +10,28 @@ where a bound is weakly active; the comparisons with a plant that differs from t
 therefore run both controllers with a tight QP tolerance, which measures the algorithm rather
 than the tolerance.
 """
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from casadi_mpc.core.controller import MPCController
 from casadi_mpc.core.integrators import rk4_step
 
-# the benchmarks' standard problems (bench/standard.py)
-UNICYCLE = {
-    'model': {'name': 'diff_drive'},
-    'horizon': 20, 'dt': 0.1, 'goal': [2.0, 1.0, np.pi / 2], 'goal_tolerance': 0.1,
-    'costs': {'goal_tracking': {'weight': [1.0, 1.0, 0.1]},
-              'effort': {'weight': [0.1, 0.1]},
-              'terminal': {'weight': [10.0, 10.0, 10.0]}},
-    'bounds': {'u_min': [-1.0, -2.0], 'u_max': [1.0, 2.0]},
-}
-ARM2 = {
-    'model': {'name': 'planar_arm', 'links': 2},
-    'horizon': 30, 'dt': 0.02, 'goal': [np.pi / 2, 0.0, 0.0, 0.0], 'goal_tolerance': 0.1,
-    'costs': {'goal_tracking': {'weight': [10.0, 10.0, 0.1, 0.1]},
-              'effort': {'weight': [0.001, 0.001]},
-              'terminal': {'weight': [100.0, 100.0, 0.0, 0.0]}},
-    'bounds': {'u_min': [-20.0, -20.0], 'u_max': [20.0, 20.0]},
-}
-PROBLEMS = {'unicycle': (UNICYCLE, 100), 'arm2': (ARM2, 200)}
+
+def _standard():
+    """The benchmarks' standard problems (bench/standard.py), the ones acados is compared on."""
+    path = Path(__file__).resolve().parents[2] / 'bench' / 'standard.py'
+    spec = importlib.util.spec_from_file_location('bench_standard', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+standard = _standard()
+UNICYCLE, ARM2, PROBLEMS = standard.UNICYCLE, standard.ARM2, standard.PROBLEMS
+
 # plants that differ from the model: the arm's first link heavier, the unicycle slower than
 # commanded
 MISMATCH = {'unicycle': ({}, [0.85, 1.0]), 'arm2': ({'mass1': 1.15}, [1.0, 1.0])}
