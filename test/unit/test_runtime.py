@@ -16,7 +16,12 @@ failed = set_realtime(%d)
 later = []
 t = threading.Thread(target=lambda: later.append(os.sched_getscheduler(0)))
 t.start(); t.join()
-policies = [os.sched_getscheduler(int(task)) for task in os.listdir('/proc/self/task')]
+policies = []
+for task in os.listdir('/proc/self/task'):
+    try:
+        policies.append(os.sched_getscheduler(int(task)))
+    except ProcessLookupError:   # a thread that ended since the listing
+        pass
 print(repr((failed, policies, later[0], os.SCHED_FIFO)))
 '''
 
