@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
+from sensor_msgs.msg import JointState
 from rclpy.serialization import deserialize_message, serialize_message
 
 from casadi_mpc.core.models import build_model
@@ -142,3 +143,62 @@ def test_simulator_odometry_bytes_equal_the_message(model, frames):
     assert (got.header.stamp.sec, got.header.stamp.nanosec) == (5, 123)
     assert list(got.pose.covariance) == [0.0] * 36
     assert np.allclose(conv.odometry_bytes_to_state(serialize_message(got), model)[0], x)
+
+
+ARM = build_model('planar_arm', links=2)
+
+
+def joint_state(names, position, velocity, effort=(), frame='base'):
+    msg = JointState()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = 77, 5
+    msg.header.frame_id = frame
+    msg.name, msg.position, msg.velocity, msg.effort = list(names), position, velocity, effort
+    return msg
+
+
+# name lengths that meet every padding case, empty sequences between full ones, extra joints
+JOINT_STATES = [
+    (['joint1', 'joint2'], [0.1, -0.2], [0.3, 0.4], [1.0, 2.0]),
+    (['joint2', 'x', 'joint1'], [1.5, 9.0, -1.5], [0.0, 9.0, 2.0], []),
+    (['joint1', 'joint2'], [0.5, 0.25], [], [3.0]),
+    ([], [], [], []),
+    (['a' * k for k in range(1, 9)], [float(k) for k in range(8)], [], [0.5] * 8),
+]
+
+
+@pytest.mark.parametrize('fields', JOINT_STATES)
+def test_read_joint_state_matches_rclpy(fields):
+    msg = joint_state(*fields)
+    stamp, frame, names, position, velocity, effort = cdr.read_joint_state(
+        serialize_message(msg))
+    assert (stamp, frame) == ((77, 5), 'base')
+    assert names == list(msg.name)
+    assert (position, velocity, effort) == (tuple(msg.position), tuple(msg.velocity),
+                                            tuple(msg.effort))
+
+
+@pytest.mark.parametrize('fields', JOINT_STATES)
+def test_joint_state_from_bytes_equals_from_the_message(fields):
+    msg = joint_state(*fields)
+    try:
+        want = conv.joint_state_to_state(msg, ARM)
+    except conv.Rejected as err:
+        with pytest.raises(conv.Rejected) as got:   # the same rejection, the same words
+            conv.joint_state_bytes_to_state(serialize_message(msg), ARM)
+        assert str(got.value) == str(err)
+        return
+    x, stamp = conv.joint_state_bytes_to_state(serialize_message(msg), ARM)
+    np.testing.assert_array_equal(x, want)
+    assert stamp == (77, 5)
+
+
+def test_joint_state_bytes_that_lie_about_their_counts_are_rejected():
+    good = serialize_message(joint_state(['joint1', 'joint2'], [0.1, 0.2], [0.0, 0.0]))
+    # the name count (right after the header) claims a billion names
+    at = 4 + 8 + 4 + len(b'base\x00')
+    at += -(at - 4) % 4
+    lying = good[:at] + struct.pack('<I', 10 ** 9) + good[at + 4:]
+    with pytest.raises(conv.Rejected, match='joint state: sequence of 1000000000'):
+        conv.joint_state_bytes_to_state(lying, ARM)
+    with pytest.raises(conv.Rejected, match='joint state: message ends early'):
+        conv.joint_state_bytes_to_state(good[:-8], ARM)

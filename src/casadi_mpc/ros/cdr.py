@@ -2,10 +2,11 @@
 
 ROS 2 puts messages on the wire as plain CDR (XCDR1): a 4-byte encapsulation header (big or
 little endian), then the fields in order, each aligned to its own size counted from the end of
-that header; a string is a uint32 length (with the terminating NUL) and its bytes. Reading
-odometry straight from those bytes, and writing velocity commands, odometry and diagnostics as
-bytes, skips building Python message objects: the largest cost of a control step after the
-solve. Everything else goes through rclpy's (de)serialization.
+that header; a string is a uint32 length (with the terminating NUL) and its bytes, a sequence a
+uint32 count and its elements (no padding when it is empty). Reading odometry and joint states
+straight from those bytes, and writing velocity commands, odometry and diagnostics as bytes,
+skips building Python message objects: the largest cost of a control step after the solve.
+Everything else goes through rclpy's (de)serialization.
 """
 import struct
 
@@ -56,6 +57,20 @@ class Reader:
     def doubles(self, n):
         return self._take('%dd' % n, 8 * n, 8)
 
+    def count(self):
+        """A sequence's length, checked against what the message can hold."""
+        n = self.uint32()
+        if n > len(self.buf):
+            raise CdrError('sequence of %d elements in a %d-byte message' % (n, len(self.buf)))
+        return n
+
+    def double_seq(self):
+        n = self.count()
+        return self.doubles(n) if n else ()   # an empty sequence has no padding
+
+    def string_seq(self):
+        return [self.string() for _ in range(self.count())]
+
     def skip_doubles(self, n):
         self.pos += -(self.pos - 4) % 8 + 8 * n
         if self.pos > len(self.buf):
@@ -73,6 +88,15 @@ def read_odometry(buf):
     twist = r.doubles(6)
     r.skip_doubles(36)   # not used, but a message cut short is malformed
     return stamp, frame, child, pose[:3], pose[3:], twist[:3], twist[3:]
+
+
+def read_joint_state(buf):
+    """sensor_msgs/JointState -> (stamp (sec, nanosec), frame_id, names, positions,
+    velocities, efforts)."""
+    r = Reader(buf)
+    stamp = (r.int32(), r.uint32())
+    frame = r.string()
+    return (stamp, frame, r.string_seq(), r.double_seq(), r.double_seq(), r.double_seq())
 
 
 def _header(sec, nanosec, frame_id):

@@ -11,7 +11,6 @@ import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry, Path
-from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -127,33 +126,38 @@ def base_state(position, orientation, linear, model):
 
 def joint_state_to_state(msg: JointState, model):
     """Positions and velocities in the model's joint order; other joints are ignored."""
+    return joint_values_to_state(list(msg.name), msg.position, msg.velocity, model)
+
+
+def joint_state_bytes_to_state(buf, model):
+    """Serialized JointState -> (state, header stamp as (sec, nanosec)), read without building a
+    message object (the control path)."""
+    try:
+        stamp, _, names, position, velocity, _ = cdr.read_joint_state(buf)
+    except cdr.CdrError as err:
+        raise Rejected('joint state: %s' % err) from None
+    return joint_values_to_state(names, position, velocity, model), stamp
+
+
+def joint_values_to_state(got, position, velocity, model):
+    """A joint state's names, positions and velocities -> the model's state."""
     names = list(model.joint_names)
     if not names:
         raise Rejected('model %s has no joints' % model.name)
-    got = list(msg.name)
-    if len(msg.position) != len(got):
-        raise Rejected('joint state has %d names but %d positions' % (len(got), len(msg.position)))
-    if len(msg.velocity) != len(got):
+    if len(position) != len(got):
+        raise Rejected('joint state has %d names but %d positions' % (len(got), len(position)))
+    if len(velocity) != len(got):
         raise Rejected('joint state has %d names but %d velocities (velocities are needed)'
-                       % (len(got), len(msg.velocity)))
+                       % (len(got), len(velocity)))
     if len(set(got)) != len(got):
         raise Rejected('joint state lists a joint twice: %s' % got)
     order = _joint_order(names, got, 'joint state')
-    q = np.asarray(msg.position, float)[order]
-    dq = np.asarray(msg.velocity, float)[order]
+    q = np.asarray(position, float)[order]
+    dq = np.asarray(velocity, float)[order]
     bad = [n for n, a, b in zip(names, q, dq) if not (np.isfinite(a) and np.isfinite(b))]
     if bad:
         raise Rejected('joint state has NaN or Inf for joint(s) %s' % bad)
     return np.concatenate([q, dq])
-
-
-def joint_state_bytes_to_state(buf, model):
-    """Serialized JointState -> (state, header stamp as (sec, nanosec))."""
-    try:
-        msg = deserialize_message(buf, JointState)
-    except Exception as err:   # noqa: B902 - rclpy raises several types on bad bytes
-        raise Rejected('joint state does not deserialize: %s' % err) from None
-    return joint_state_to_state(msg, model), (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
 
 def _joint_order(names, got, what):
