@@ -61,10 +61,6 @@ def _plain(value):
     return float(value) if isinstance(value, (float, np.floating)) else value
 
 
-def scheduling(priority):
-    return 'SCHED_FIFO %d' % priority if priority else 'normal scheduling'
-
-
 def vm_hwm_mb(pid):
     with open('/proc/%d/status' % pid) as f:
         for line in f:
@@ -214,7 +210,7 @@ def main():
     print('loop latency: unicycle (N=%d, dt=%.2g s), %s%s, trigger %s, %.0f Hz state and '
           'control, %.0f s, %s' % (UNICYCLE['horizon'], UNICYCLE['dt'], args.solver,
                                    ' compiled' if args.compiled else '', args.trigger, args.rate,
-                                   args.seconds, scheduling(args.realtime)))
+                                   args.seconds, transport_floor.scheduling(args.realtime)))
     print(row('state sent -> command published', published))
     print(row('state sent -> command received', received))
     print(row('command published -> received', delivery))

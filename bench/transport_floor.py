@@ -33,6 +33,10 @@ def _now_ns():
     return time.clock_gettime_ns(time.CLOCK_REALTIME)
 
 
+def scheduling(priority):
+    return 'SCHED_FIFO %d' % priority if priority else 'normal scheduling'
+
+
 def _realtime(priority):
     from casadi_mpc.ros.runtime import set_realtime
     failed = set_realtime(priority)
@@ -147,9 +151,7 @@ def main():
         return subscribe(args.seconds, args.realtime)
     latencies, calls = measure(args.seconds, args.rate, realtime=args.realtime)
     print('transport floor: Odometry at %.0f Hz between two processes (Fast DDS, loopback), '
-          'no controller, %.0f s, %s' % (args.rate, args.seconds, 'SCHED_FIFO %d'
-                                         % args.realtime if args.realtime else 'normal '
-                                         'scheduling'))
+          'no controller, %.0f s, %s' % (args.rate, args.seconds, scheduling(args.realtime)))
     print('\n'.join(report(latencies, calls)))
 
 

@@ -99,37 +99,6 @@ def read_joint_state(buf):
     return (stamp, frame, r.string_seq(), r.double_seq(), r.double_seq(), r.double_seq())
 
 
-def _header(sec, nanosec, frame_id):
-    name = frame_id.encode() + b'\x00'
-    head = struct.pack('<iII', sec, nanosec, len(name)) + name
-    return head + b'\x00' * (-len(head) % 8)
-
-
-def _string(text):
-    data = text.encode() + b'\x00'
-    return struct.pack('<I', len(data)) + data
-
-
-_ZEROS36 = struct.pack('<36d', *([0.0] * 36))
-
-
-def odometry(stamp, frame_id, child_frame_id, position, orientation, linear, angular):
-    """nav_msgs/Odometry (covariances zero) from the same fields ``read_odometry`` returns."""
-    head = struct.pack('<iI', *stamp) + _string(frame_id)
-    head += b'\x00' * (-len(head) % 4) + _string(child_frame_id)
-    head += b'\x00' * (-len(head) % 8)
-    return b''.join((_HEADER_LE, head, struct.pack('<7d', *position, *orientation), _ZEROS36,
-                     struct.pack('<6d', *linear, *angular), _ZEROS36))
-
-
-def twist(linear, angular, stamp=None, frame_id=''):
-    """geometry_msgs/Twist, or TwistStamped when ``stamp`` (sec, nanosec) is given."""
-    body = struct.pack('<6d', *linear, *angular)
-    if stamp is None:
-        return _HEADER_LE + body
-    return _HEADER_LE + _header(stamp[0], stamp[1], frame_id) + body
-
-
 class _Writer:
     """Little-endian plain CDR, appended field by field."""
 
@@ -147,6 +116,30 @@ class _Writer:
         data = text.encode() + b'\x00'
         self.pack('I', len(data))
         self.out += data
+
+
+_ZEROS36 = (0.0,) * 36
+
+
+def odometry(stamp, frame_id, child_frame_id, position, orientation, linear, angular):
+    """nav_msgs/Odometry (covariances zero) from the same fields ``read_odometry`` returns."""
+    w = _Writer()
+    w.pack('iI', *stamp)
+    w.string(frame_id)
+    w.string(child_frame_id)
+    w.pack('7d36d', *position, *orientation, *_ZEROS36, align=8)
+    w.pack('6d36d', *linear, *angular, *_ZEROS36, align=8)
+    return bytes(w.out)
+
+
+def twist(linear, angular, stamp=None, frame_id=''):
+    """geometry_msgs/Twist, or TwistStamped when ``stamp`` (sec, nanosec) is given."""
+    w = _Writer()
+    if stamp is not None:
+        w.pack('iI', *stamp)
+        w.string(frame_id)
+    w.pack('6d', *linear, *angular, align=8)
+    return bytes(w.out)
 
 
 def diagnostic_array(stamp, statuses):

@@ -32,10 +32,8 @@ class StateIntake:
         with node.handle:
             self.sub = _rclpy.Subscription(node.handle, msg_type, topic,
                                            qos_profile.get_c_qos_profile())
-        self.topic = self.sub.get_topic_name()
         self.wake = _rclpy.GuardCondition(context)
         self.wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, 0, context)
-        self.received = 0
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name='state_intake', daemon=True)
         self.thread.start()
@@ -76,7 +74,6 @@ class StateIntake:
                 return
             if taken is None:
                 return
-            self.received += 1
             try:
                 self.handler(taken[0])
             except Exception as err:   # noqa: B902 - the intake must keep running

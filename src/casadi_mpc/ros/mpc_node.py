@@ -78,6 +78,7 @@ class MpcNode(Node):
             self.watchdog = self.create_timer(period, self._watch, clock=self.steady)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.on_state:   # last: its thread starts handling states at once
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
             self.intake = StateIntake(self, state[0], state[1], qos.STATE, self._on_state,
                                       self._on_intake_error, self._periodic, int(1e9 * period))
         self.get_logger().info(
@@ -96,9 +97,7 @@ class MpcNode(Node):
             state = (Odometry, 'odom', conv.odometry_bytes_to_state, 'odometry')
             self.create_subscription(PoseStamped, 'goal_pose', self._on_goal_pose, qos.COMMAND)
         msg_type, topic, self._decode, self._state_what = state
-        if self.on_state:
-            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        else:
+        if not self.on_state:
             self.create_subscription(msg_type, topic, self._on_state, qos.STATE, raw=True)
         if self.ctrl.ocp.uses_reference:
             if arm:
