@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ConfigError, MPCConfig, parse, with_changes
+from .integrators import rk4_step
 from .costs import make_term
 from .models import build_model
 from .ocp import OCP
@@ -82,6 +83,10 @@ def resolve(cfg, model, terms, x_default=None):
     if np.any(u_lb == -np.inf) or np.any(u_ub == np.inf):
         raise ConfigError('bounds.u_min/u_max: inputs need finite bounds (got %s, %s)'
                           % (u_lb.tolist(), u_ub.tolist()))
+    if np.any(u_lb > 0) or np.any(u_ub < 0):
+        raise ConfigError('bounds.u_min = %s, bounds.u_max = %s: every input range must '
+                          'contain 0 (%s), or the safe command at rest would move the robot'
+                          % (u_lb.tolist(), u_ub.tolist(), ', '.join(model.input_names)))
     try:
         model_p = model.param_vector(cfg.model.params)
     except KeyError as err:
@@ -137,6 +142,8 @@ class MPCController:
                              c.solver.advanced_step)
         self.u_last = np.zeros(self.model.nu)
         self.reference = None
+        self._coast = None        # (state given, state predicted) while safe commands go out
+        self._predict = None
         self._packed = None   # (parameter vector without x0 and u_prev, bounds) until a change
 
     # ------------------------------------------------------------------ tuning
@@ -241,8 +248,29 @@ class MPCController:
         self.applied(u)
         return u, result
 
-    def safe_input(self, x):
-        return self.model.safe_input(x, self.tuning.model_p, self.cfg.hold_position)
+    def safe_input(self, x, brake=True):
+        """The command that brings the robot to rest (a kinematic base: zero; the point mass and
+        arms brake within one control period, arms holding against gravity), inside the input
+        bounds. Called again with the same (stale) ``x``, it brakes from the state that the
+        model predicts under the safe commands sent since, so a robot that is already braking
+        is not braked past rest. ``brake`` False: the command that holds a robot at rest,
+        the last one a driver may keep applying when no controller is left (shutdown)."""
+        x = np.asarray(x, dtype=float).ravel()
+        period = 1.0 / self.cfg.rate_hz if brake else None
+        if self._coast is None or not np.array_equal(self._coast[0], x):
+            self._coast = (x.copy(), x.copy())
+        assumed = self._coast[1]
+        t = self.tuning
+        u = self.model.safe_input(assumed, t.model_p, self.cfg.hold_position, period, t.u_lb,
+                                  t.u_ub)
+        if brake and self.model.velocity:
+            if self._predict is None or self._predict[0] != period:
+                self._predict = (period, rk4_step(self.model, period,
+                                                  max(1, int(np.ceil(period / 0.002)))))
+            ahead = np.asarray(self._predict[1](assumed, u, self.tuning.model_p), float).ravel()
+            if np.all(np.isfinite(ahead)):
+                self._coast = (x.copy(), ahead)
+        return u
 
     def applied(self, u):
         """Tell the controller which command actually went out (fallback or safe command)."""

@@ -332,7 +332,9 @@ class MpcNode(Node):
         if self.intake is not None:
             self.intake.close()
         with self.lock:
-            u = self.sup.clip(self._safe())
+            # the command a driver may hold once no controller is left: no braking term
+            u = self.sup.clip(np.zeros(self.model.nu) if self.x is None
+                              else self.ctrl.safe_input(self.x, brake=False))
             self.out.command(u, self.get_clock().now().to_msg())
         self.out.flush()
         self.get_logger().info('stopped: sent the safe command %s'

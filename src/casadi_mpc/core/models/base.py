@@ -74,12 +74,55 @@ class Model:
                 sorted(unknown), self.name, self.param_names))
         return np.array([float(overrides.get(s.name, s.default)) for s in self.params])
 
-    def safe_input(self, x, p, hold=True) -> np.ndarray:
-        """The command that stops the robot: zero, or the holding torque for arms."""
-        if hold and self.holding is not None:
-            u = np.asarray(self.holding(x, p), dtype=float).ravel()
-            return np.clip(u, self.u_lb, self.u_ub)
-        return np.zeros(self.nu)
+    def safe_input(self, x, p, hold=True, period=None, lb=None, ub=None) -> np.ndarray:
+        """The command that brings the robot to rest and keeps it there, inside the bounds
+        (``lb``/``ub``, default the model's).
+
+        Kinematic bases (velocity commands): zero. Models with velocity states (the point mass,
+        arms): the holding input (zero for the point mass, the torque against gravity for arms)
+        plus a braking part that would stop the velocities within ``period`` seconds (the
+        control period; None: hold only), scaled down as a whole where it would leave the
+        bounds, so that the deceleration keeps its direction. Arms with ``hold`` off: zero.
+        """
+        lb = self.u_lb if lb is None else np.asarray(lb, float)
+        ub = self.u_ub if ub is None else np.asarray(ub, float)
+        if (self.kind == 'arm' and not hold) or not self.velocity:
+            return np.clip(np.zeros(self.nu), lb, ub)
+        held = np.zeros(self.nu) if self.holding is None else \
+            np.asarray(self.holding(x, p), dtype=float).ravel()
+        if not period:
+            return np.clip(held, lb, ub) if np.all(np.isfinite(held)) else \
+                np.clip(np.zeros(self.nu), lb, ub)
+        full = np.asarray(self._brake()(x, p, 1.0 / float(period)), dtype=float).ravel()
+        if not (np.all(np.isfinite(held)) and np.all(np.isfinite(full))):
+            return np.clip(np.zeros(self.nu), lb, ub)
+        held = np.clip(held, lb, ub)
+        delta = full - held
+        scale = 1.0
+        for d, h, lo, hi in zip(delta, held, lb, ub):
+            room = hi - h if d > 0 else lo - h
+            if d != 0 and abs(d) > abs(room):
+                scale = min(scale, room / d)
+        return np.clip(held + max(scale, 0.0) * delta, lb, ub)
+
+    def _brake(self):
+        """(x, p, 1/T) -> u with v + T * dv/dt(x, u) = 0 (least squares in u), for models that
+        are affine in their input (the point mass, rigid arms); built once per model."""
+        fn = self.meta.get('_brake')
+        if fn is None:
+            x, p = ca.SX.sym('x', self.nx), ca.SX.sym('p', self.n_params)
+            u, rate = ca.SX.sym('u', self.nu), ca.SX.sym('rate')
+            vel = list(self.velocity)
+            vdot = self.rhs(x, u, p)[vel]
+            jac = ca.jacobian(vdot, u)
+            drift = ca.substitute(vdot, u, ca.DM.zeros(self.nu))
+            jac = ca.substitute(jac, u, ca.DM.zeros(self.nu))
+            target = -rate * x[vel] - drift
+            solution = ca.solve(jac, target) if len(vel) == self.nu else \
+                ca.mtimes(ca.pinv(jac), target)
+            fn = ca.Function('brake', [x, p, rate], [solution])
+            self.meta['_brake'] = fn
+        return fn
 
     def state_error(self, x, goal):
         """x - goal with angle entries wrapped; works on numbers and CasADi symbols."""

@@ -10,18 +10,23 @@ import numpy as np
 
 from .base import SolveResult, failure
 from .compiled import build_library, Counter, Kernel, library_path
-from .nlp import BACKENDS, build_nlpsol
+from .nlp import BACKENDS, build_nlpsol, Deadline
 from .structured import KernelSource, structure_digest
 
 COMPILABLE = ('sqp', 'sqp_rti')
 SUCCESS = {'Solve_Succeeded': 'optimal', 'Solved_To_Acceptable_Level': 'acceptable',
            'SUCCESS': 'optimal', 'Maximum_Iterations_Exceeded': 'max_iter',
            'Maximum_WallTime_Exceeded': 'timeout', 'Infeasible_Problem_Detected': 'infeasible',
-           'MAX_ITER': 'max_iter'}
+           'MAX_ITER': 'max_iter', 'Search_Direction_Becomes_Too_Small': 'small_step',
+           'User_Requested_Stop': 'timeout'}
 # kernel status codes (kernel.c) -> result status
 KERNEL_STATUS = {0: 'optimal', 1: 'max_iter', 2: 'timeout', 3: 'infeasible', 4: 'error',
                  5: 'rti'}
-OK = ('optimal', 'acceptable', 'rti', 'max_iter_feasible')
+OK = ('optimal', 'acceptable', 'rti', 'max_iter_feasible', 'small_step_feasible')
+# statuses that count as converged when the iterate is primal feasible: the iteration limit,
+# and an SQP step too small to change the iterate (e.g. a robot at rest, whose warm start is
+# already the solution to the last digits)
+FEASIBLE_ENOUGH = ('max_iter', 'small_step')
 
 
 class Builds:
@@ -54,12 +59,15 @@ class Solver:
         self.built = False
         self.kernel = None
         self.fn = None
+        self.deadline = None
         self._time_limit = float(time_limit)
         self._advanced_step = bool(advanced_step)
         if self.compiled:
             self._load_kernel(cache_dir, progress)
         else:
-            self.fn = build_nlpsol(ocp, name, max_iter, tol, time_limit)
+            if not self.rti:
+                self.deadline = Deadline(ocp, time_limit)
+            self.fn = build_nlpsol(ocp, name, max_iter, tol, time_limit, self.deadline)
         Builds.count += 1
         self.reset()
 
@@ -104,6 +112,8 @@ class Solver:
     @time_limit.setter
     def time_limit(self, value):
         self._time_limit = float(value)
+        if self.deadline is not None:
+            self.deadline.limit = self._time_limit
         self._apply_settings()
 
     @property
@@ -160,11 +170,10 @@ class Solver:
         if status in OK and elapsed > self._time_limit:
             status = 'timeout'
         ok = status in OK
-        if status != 'error':
-            # keep even an unconverged iterate: the next solve continues from it
+        if ok:
             self.w, self._p_last = w, kernel.buffers[0].copy()
         else:
-            self.reset()
+            self.reset()   # a failed iterate is no warm start: the next solve starts cold
         terms = out[nw + 7:].tolist()
         split = dict(zip(self._names, terms))
         split['task'] = sum(terms[i] for i in self._task)
@@ -191,6 +200,8 @@ class Solver:
             w0, lam_g, lam_x = ocp.shift(self.w), ocp.shift_duals(self.lam_g), self.lam_x
         lbw, ubw, lbg, ubg = bounds
         started = time.perf_counter()
+        if self.deadline is not None:
+            self.deadline.start()
         try:
             out = self.fn(x0=w0, p=p, lbx=lbw, ubx=ubw, lbg=lbg, ubg=ubg,
                           lam_x0=lam_x, lam_g0=lam_g)
@@ -199,18 +210,18 @@ class Solver:
         elapsed = time.perf_counter() - started
         w = np.asarray(out['x'], float).ravel()
         status, iterations = self._status(out, w, lbg, ubg)
-        if status in OK and elapsed > self._time_limit:
+        if self.deadline is not None and self.deadline.expired or \
+                status in OK and elapsed > self._time_limit:
             status = 'timeout'
         ok = status in OK
         if not np.all(np.isfinite(w)):
             status, ok = 'error', False
-        if np.all(np.isfinite(w)):
-            # keep even an unconverged iterate: the next solve continues from it
+        if ok:
             self.w = w
             self.lam_g = np.asarray(out['lam_g'], float).ravel()
             self.lam_x = np.asarray(out['lam_x'], float).ravel()
         else:
-            self.reset()
+            self.reset()   # a failed iterate is no warm start: the next solve starts cold
         xs, us = ocp.unpack(w)
         terms = np.asarray(ocp.term_costs(w, p), float).ravel()
         split = {name: float(v) for name, v in zip(ocp.term_names, terms)}
@@ -231,8 +242,8 @@ class Solver:
             return ('rti' if np.isfinite(violation) else 'error'), max(iterations, 1)
         raw = stats.get('return_status', 'unknown')
         status = SUCCESS.get(raw, 'optimal' if stats.get('success') else str(raw).lower())
-        if status == 'max_iter' and feasible:
-            status = 'max_iter_feasible'
+        if status in FEASIBLE_ENOUGH and feasible:
+            status += '_feasible'
         return status, iterations
 
 
