@@ -2,7 +2,6 @@
 import pytest
 import rclpy
 from rcl_interfaces.msg import ParameterType as T
-from rclpy.exceptions import ParameterUninitializedException
 from rclpy.parameter import Parameter
 
 from casadi_mpc.bringup import default_params_file, NodeSpec
@@ -38,18 +37,31 @@ def test_declared_types_values_and_read_only(make_node):
     assert node.get_parameter('rate_hz').type_ == Parameter.Type.DOUBLE
     (d,) = node.describe_parameters(['horizon'])
     assert d.read_only and d.integer_range[0].to_value == 500
-    # empty lists: typed; writable ones hold [], read-only ones stay unset
+    # empty lists: every parameter holds a value (a dump answers for all of them); writable
+    # ones are typed, read-only ones hold [] (rclpy cannot declare a typed empty array)
     assert node.describe_parameters(['bounds.u_min'])[0].type == T.PARAMETER_DOUBLE_ARRAY
     assert node.get_parameter('bounds.u_min').value == []
-    assert node.describe_parameters(['model.joint_names'])[0].type == \
-        T.PARAMETER_STRING_ARRAY
-    with pytest.raises(ParameterUninitializedException):
-        node.get_parameter('model.joint_names')
+    assert list(node.get_parameter('model.joint_names').value) == []
+    assert node.describe_parameters(['model.joint_names'])[0].read_only
     assert params.read(node, specs)['model.joint_names'] == []
     result = node.set_parameters([Parameter('horizon', value=5)])[0]
     assert not result.successful
     result = node.set_parameters([Parameter('bounds.u_min', value=[-0.5, -1.0])])[0]
     assert result.successful
+    # values as tools send them: [1, 1] as integers, [] as an empty bool array, 2 for a double
+    by_name = {s.name: s for s in specs}
+    node.add_pre_set_parameters_callback(lambda ps: params.to_declared_types(ps, by_name))
+    for name, sent, stored in (('bounds.u_min', [-1, -1], [-1.0, -1.0]),
+                               ('bounds.u_min', Parameter('x', Parameter.Type.BOOL_ARRAY, []),
+                                []),
+                               ('state_timeout', 2, 2.0)):
+        value = sent.value if isinstance(sent, Parameter) else sent
+        ptype = sent.type_ if isinstance(sent, Parameter) else Parameter.Type.from_parameter_value(
+            sent)
+        assert node.set_parameters([Parameter(name, ptype, value)])[0].successful, (name, sent)
+        got = node.get_parameter(name)
+        assert list(got.value) == stored if isinstance(stored, list) else got.value == stored
+        assert got.type_ == Parameter.Type(by_name[name].type)
 
 
 def test_unknown_and_mistyped_overrides_name_the_parameter(make_node):

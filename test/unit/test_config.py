@@ -50,7 +50,7 @@ INVALID = [
      r'2 given, obstacles\.max_count = 1'),
     ('compiled ipopt', config(solver__name='ipopt', solver__compiled=True),
      r'compiled mode is available for sqp, sqp_rti'),
-    ('no cost terms', config(costs={}), r'at least one cost term'),
+    ('no cost terms', config(costs={}), r'no cost term configured'),
     ('realtime priority', config(realtime_priority=120), r'realtime_priority = 120: .*99'),
 ]
 

@@ -7,11 +7,12 @@ Every field is a scalar or a flat list of one type, so it maps one-to-one onto R
 from typing import Dict, List, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator, \
+    ValidationError
 
 from .costs import TERMS
 from .models import MODELS
-from .solvers import BACKENDS
+from .solvers import BACKENDS, COMPILABLE
 
 STRUCTURAL = {'structural': True}
 
@@ -140,7 +141,8 @@ class MPCConfig(Strict):
                                  'stale and stops the robot [s]')
     fallback_steps: int = Field(5, ge=0, le=1000, description='control steps to follow the '
                                 'previous plan after a failed solve before the safe command')
-    twist_stamped: bool = Field(False, description='bases: publish TwistStamped, not Twist')
+    twist_stamped: bool = Field(False, description='bases: publish TwistStamped, not Twist',
+                                json_schema_extra=STRUCTURAL)
     hold_position: bool = Field(True, description='arms: the safe command holds against '
                                 'gravity (effort interfaces); off: zero')
     publish_joint_trajectory: bool = Field(False, description='arms: also publish the '
@@ -149,6 +151,9 @@ class MPCConfig(Strict):
                                       'predicted path/trajectory for display [Hz] (0: every '
                                       'step); joint_trajectory streaming is never throttled')
     frame_id: str = Field('odom', description='frame of goals and predicted paths')
+    managed: bool = Field(False, description='run as a lifecycle node: configure builds the '
+                          'solver, activate starts control, deactivate sends the safe command',
+                          json_schema_extra=STRUCTURAL)
 
     @field_validator('costs')
     @classmethod
@@ -156,9 +161,22 @@ class MPCConfig(Strict):
         unknown = [k for k in v if k not in TERMS]
         if unknown:
             raise ValueError('unknown cost term(s) %s; known: %s' % (unknown, ', '.join(TERMS)))
-        if not v:
-            raise ValueError('at least one cost term is needed')
         return v
+
+    @model_validator(mode='after')
+    def _consistent(self):
+        """Rules across fields (pydantic does not run field validators on defaults)."""
+        if not self.costs:
+            raise ValueError('no cost term configured (costs.<term>: %s); is this the '
+                             'parameter file of the node?' % ', '.join(TERMS))
+        if self.solver.compiled and self.solver.name not in COMPILABLE:
+            raise ValueError('solver.compiled: compiled mode is available for %s, not %s'
+                             % (', '.join(COMPILABLE), self.solver.name))
+        if self.rate_hz * self.state_timeout < 2.0:
+            raise ValueError('rate_hz = %g with state_timeout = %g s: the control period must '
+                             'be at most half the state timeout (rate_hz >= %g)'
+                             % (self.rate_hz, self.state_timeout, 2.0 / self.state_timeout))
+        return self
 
 
 def _describe(err):
@@ -169,9 +187,11 @@ def _describe(err):
         value = e.get('input')
         shown = repr(value) if not isinstance(value, dict) else '{...}'
         msg = e['msg']
+        if msg.startswith('Value error, '):
+            msg = msg[len('Value error, '):]
         if e['type'] == 'extra_forbidden':
             msg = 'unknown key'
-        parts.append('%s = %s: %s' % (key, shown[:80], msg))
+        parts.append(msg if key == '<root>' else '%s = %s: %s' % (key, shown[:80], msg))
     return '; '.join(parts)
 
 

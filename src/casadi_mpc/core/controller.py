@@ -76,6 +76,8 @@ def resolve(cfg, model, terms, x_default=None):
     u_ub = _vector(b.u_max, model.nu, 'bounds.u_max', ', '.join(model.input_names), model.u_ub)
     x_lb = _vector(b.x_min, model.nx, 'bounds.x_min', names, model.x_lb)
     x_ub = _vector(b.x_max, model.nx, 'bounds.x_max', names, model.x_ub)
+    if not np.all(np.isfinite(goal)):
+        raise ConfigError('goal = %s: the goal must be finite (%s)' % (goal.tolist(), names))
     for lo, hi, key in ((u_lb, u_ub, 'u'), (x_lb, x_ub, 'x')):
         if np.any(lo > hi):
             raise ConfigError('bounds.%s_min = %s > bounds.%s_max = %s: each minimum must not '
@@ -166,13 +168,25 @@ class MPCController:
         self._goal_given = self._goal_given or bool(new.goal)
 
     def set_goal(self, goal):
+        """A new goal state; refused (ValueError naming the state and its bounds) when it is
+        not finite or lies outside the state bounds in force."""
         goal = np.asarray(goal, dtype=float).ravel()
         if goal.shape != (self.model.nx,) or not np.all(np.isfinite(goal)):
             raise ValueError('goal must be %d finite values (%s)'
                              % (self.model.nx, ', '.join(self.model.state_names)))
+        self._check_goal(goal)
         self.tuning.goal = goal
         self._goal_given = True
         self._packed = None
+
+    def _check_goal(self, goal, key='goal'):
+        t, m = self.tuning, self.model
+        outside = [(m.states[i], goal[i], t.x_lb[i], t.x_ub[i]) for i in range(m.nx)
+                   if i not in m.wrap and not t.x_lb[i] <= goal[i] <= t.x_ub[i]]
+        if outside:
+            raise ValueError('%s outside the state bounds: %s' % (key, '; '.join(
+                '%s = %.4g %s not in [%.4g, %.4g]' % (s.name, g, s.unit, lo, hi)
+                for s, g, lo, hi in outside)))
 
     def set_reference(self, ref):
         """A reference state per stage, shape (N+1, nx), or None to track the goal."""

@@ -8,6 +8,7 @@ import numpy as np
 from . import closed_loop
 from .config import ConfigError, load, with_changes
 from .controller import MPCController
+from .solvers import COMPILABLE
 
 
 def parse_args(argv):
@@ -34,6 +35,10 @@ def build(args):
         changes['goal'] = args.goal
     if args.solver:
         changes['solver.name'] = args.solver
+        if cfg.solver.compiled and args.solver not in COMPILABLE and not args.compiled:
+            print('note: --solver %s runs uncompiled (compiled mode is for %s)'
+                  % (args.solver, ', '.join(COMPILABLE)), file=sys.stderr)
+            changes['solver.compiled'] = False
     if args.compiled:
         changes['solver.compiled'] = True
     return with_changes(cfg, changes, 'command line') if changes else cfg

@@ -22,7 +22,8 @@ from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
@@ -30,7 +31,7 @@ from . import conversions as conv, diagnostics, params, qos, runtime
 from .intake import StateIntake
 from .mpc_outputs import MpcOutputs
 from ..core import closed_loop
-from ..core.config import ConfigError, MPCConfig, parse
+from ..core.config import ConfigError, MPCConfig, parse, with_changes
 from ..core.controller import MPCController
 from ..core.solvers import Builds
 from ..core.supervisor import EnergyMeter, Mode, Pacer, Supervisor
@@ -48,63 +49,153 @@ def locked(method):
     return run
 
 
-class MpcNode(Node):
+class MpcNode(LifecycleNode):
+    """The controller node. Unmanaged (the default) it configures and activates itself at
+    start; with ``managed`` it waits for the lifecycle transitions: configure builds (or loads)
+    the solver and creates the topics, activate starts control, deactivate sends the safe
+    command and stops, cleanup frees the controller."""
 
     def __init__(self, **kwargs):
         super().__init__('mpc_node', **kwargs)
         self.lock = threading.RLock()
         self.intake = None
-        self.cfg, model, self.specs = params.declare_with_model(self, MPCConfig, parse)
-        self.ctrl = MPCController(self.cfg, model=model)
-        self.model = model
+        self.ctrl = None
+        self.active = False
+        self.timer = self.watchdog = None
+        self._entities = []
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.cfg, self.model, self.specs = params.declare_with_model(self, MPCConfig, parse)
+        self.on_state = self.cfg.control_trigger == 'state'
+        self.add_pre_set_parameters_callback(
+            lambda ps: params.to_declared_types(ps, self.specs))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._failure = None
+        if self.cfg.managed:
+            self.get_logger().info('managed: waiting for the configure transition')
+            return
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            raise ConfigError(self._failure)
+        self.trigger_activate()
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state):
+        try:
+            with self.lock:
+                self._configure()
+        except ConfigError as err:
+            self._failure = str(err)
+            if self.cfg.managed:
+                self.get_logger().error('configure failed: %s' % err)
+            self._cleanup()
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        self._activate()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state):
+        self._deactivate()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state):
+        self._cleanup()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        self._deactivate()
+        self._cleanup()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _configure(self):
+        """Build (or load) the solver and create the topics; no control yet."""
+        model = self.model
+        self.ctrl = MPCController(self.cfg, model=model,
+                                  progress=lambda msg: self.get_logger().info(msg))
         t, c = self.ctrl.tuning, self.cfg
         self.sup = Supervisor(t.u_lb, t.u_ub, c.state_timeout, c.fallback_steps, 1.0 / c.rate_hz)
         self.energy = EnergyMeter(
             lambda x, u: closed_loop.energy_rate(model, x, u, self.ctrl.tuning.model_p),
             closed_loop.energy_unit(model))
-        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.x, self.x_stamp, self.x_header = None, None, None
         self.last = None          # (decision, result) of the last step
-        self.on_state = self.cfg.control_trigger == 'state'
         self.pacer = Pacer()      # state trigger: at most rate_hz on the node clock
         self.out = MpcOutputs(self, model)
         self.out.configure(self.cfg)
         self.last_tick, self.last_ros_tick, self.clock_rate = self.steady.now(), None, 1.0
-        state = self._subscribe()
-        period = 1.0 / self.cfg.rate_hz
-        self.timer = self.watchdog = None
-        if not self.on_state:
-            self.timer = self.create_timer(period, self._tick)
-            self.watchdog = self.create_timer(period, self._watch, clock=self.steady)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        if self.on_state:   # last: its thread starts handling states at once
-            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-            self.intake = StateIntake(self, state[0], state[1], qos.STATE, self._on_state,
-                                      self._on_intake_error, self._periodic, int(1e9 * period))
+        self._state_topic = self._subscribe()
         self.get_logger().info(
             'model %s (%d states, %d inputs), %s, horizon %d x %.3g s, %.3g Hz, cost terms %s'
             % (model.name, model.nx, model.nu, self.cfg.solver.name, self.cfg.horizon,
                self.cfg.dt, self.cfg.rate_hz, ', '.join(self.cfg.costs)))
+
+    def _activate(self):
+        """Start control: the timers, or the state thread (which starts handling at once)."""
+        with self.lock:
+            if self.active or self.ctrl is None:
+                return
+            self.active = True
+            self.last_tick, self.last_ros_tick = self.steady.now(), None
+            period = 1.0 / self.cfg.rate_hz
+            if not self.on_state:
+                self.timer = self.create_timer(period, self._tick)
+                self.watchdog = self.create_timer(period, self._watch, clock=self.steady)
+        if self.on_state:
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+            msg_type, topic = self._state_topic
+            self.intake = StateIntake(self, msg_type, topic, qos.STATE, self._on_state,
+                                      self._on_intake_error, self._periodic, int(1e9 * period))
+        self.get_logger().info('control active')
+
+    def _deactivate(self):
+        """Stop control; the safe command goes out first."""
+        if self.intake is not None:
+            self.intake.close()
+            self.intake = None
+        with self.lock:
+            if not self.active:
+                return
+            self.active = False
+            for timer in (self.timer, self.watchdog):
+                if timer is not None:
+                    self.destroy_timer(timer)
+            self.timer = self.watchdog = None
+            u = self._send_stop()
+        self.get_logger().info('control inactive: sent the safe command %s'
+                               % np.round(u, 4).tolist())
+
+    def _cleanup(self):
+        with self.lock:
+            for sub in self._entities:
+                self.destroy_subscription(sub)
+            self._entities = []
+            if self.ctrl is not None:
+                self.out.close()
+            self.ctrl = None
+
+    def _subscription(self, *args, **kwargs):
+        sub = self.create_subscription(*args, **kwargs)
+        self._entities.append(sub)   # destroyed at cleanup
+        return sub
 
     # ------------------------------------------------------------------ wiring
     def _subscribe(self):
         arm = self.model.kind == 'arm'
         if arm:
             state = (JointState, 'joint_states', conv.joint_state_bytes_to_state, 'joint state')
-            self.create_subscription(JointState, 'goal_joints', self._on_goal_joints,
-                                     qos.COMMAND)
+            self._subscription(JointState, 'goal_joints', self._on_goal_joints, qos.COMMAND)
         else:
             state = (Odometry, 'odom', conv.odometry_bytes_to_state, 'odometry')
-            self.create_subscription(PoseStamped, 'goal_pose', self._on_goal_pose, qos.COMMAND)
+            self._subscription(PoseStamped, 'goal_pose', self._on_goal_pose, qos.COMMAND)
         msg_type, topic, self._decode, self._state_what = state
         if not self.on_state:
-            self.create_subscription(msg_type, topic, self._on_state, qos.STATE, raw=True)
+            self._subscription(msg_type, topic, self._on_state, qos.STATE, raw=True)
         if self.ctrl.ocp.uses_reference:
             if arm:
-                self.create_subscription(JointTrajectory, 'reference_trajectory',
-                                         self._on_trajectory, qos.COMMAND)
+                self._subscription(JointTrajectory, 'reference_trajectory',
+                                   self._on_trajectory, qos.COMMAND)
             else:
-                self.create_subscription(Path, 'plan', self._on_plan, qos.COMMAND)
+                self._subscription(Path, 'plan', self._on_plan, qos.COMMAND)
         return msg_type, topic
 
     def _configure_supervisor(self):
@@ -127,7 +218,7 @@ class MpcNode(Node):
             return
         self.x, self.x_stamp, self.x_header = x, self.get_clock().now(), header
         now = self.x_stamp.nanoseconds * 1e-9
-        if self.on_state and self.pacer.ready(now):
+        if self.on_state and self.active and self.pacer.ready(now):
             # only these steps count for the pace: the timer's safe commands solve nothing
             self.pacer.stepped(now, 1.0 / self.cfg.rate_hz)
             self._step(started, self.x_stamp)
@@ -139,11 +230,18 @@ class MpcNode(Node):
     def _set_goal(self, convert, msg, what):
         try:
             goal = convert(msg)
+            if np.array_equal(goal, self.ctrl.goal):
+                return   # the goal in force, sent again: nothing to do or say
             self.ctrl.set_goal(goal)
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
             self._reject(what, err)
             return
-        self.get_logger().info('new goal %s' % np.round(goal, 4).tolist())
+        values = [float(g) for g in goal]
+        # the goal parameter shows the goal in force (the config first: no update follows)
+        self.cfg = self.ctrl.cfg = self.cfg.model_copy(update={'goal': values})
+        self.set_parameters([Parameter('goal', Parameter.Type.DOUBLE_ARRAY, values)])
+        self.get_logger().info('new goal %s' % np.round(goal, 4).tolist(),
+                               throttle_duration_sec=LOG_EVERY)
 
     def _on_goal_pose(self, msg):
         self._set_goal(lambda m: conv.pose_to_goal(m, self.model, self.cfg.frame_id), msg,
@@ -171,17 +269,26 @@ class MpcNode(Node):
 
     @locked
     def _on_set_parameters(self, parameters):
-        """Validate and apply run-time changes; rejected changes apply nothing."""
+        """Validate and apply run-time changes; rejected changes apply nothing. Only values
+        that differ from those in force count as changes (and are logged, throttled)."""
         try:
-            changes = params.changes(parameters, self.specs)
-            if changes:
+            requested = params.changes(parameters, self.specs)
+            current = params.values_of(self.cfg, requested)
+            changes = {k: v for k, v in requested.items() if current.get(k) != v}
+            if changes and self.ctrl is not None:
                 self.ctrl.update(changes)
+                new = self.ctrl.cfg
+            elif changes:   # not configured yet: validated now, used at configure
+                new = with_changes(self.cfg, changes, 'parameter update')
         except (ConfigError, TypeError) as err:
             return SetParametersResult(successful=False, reason=str(err))
         if changes:
-            self.cfg = self.ctrl.cfg
-            self._follow_config()   # bounds, limits, publishers and rate follow at once
-            self.get_logger().info('parameters changed: %s' % ', '.join(sorted(changes)))
+            self.cfg = new
+            if self.ctrl is not None:
+                self._follow_config()   # bounds, limits, publishers and rate follow at once
+            self.get_logger().info('parameters changed: %s' % ', '.join(
+                '%s = %s' % (k, changes[k]) for k in sorted(changes)),
+                throttle_duration_sec=LOG_EVERY)
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ control
@@ -304,8 +411,11 @@ class MpcNode(Node):
         if self.intake is not None:
             self.intake.period_ns = period_ns
         if self.timer is not None and self.timer.timer_period_ns != period_ns:
-            self.timer.timer_period_ns = period_ns
-            self.watchdog.timer_period_ns = period_ns
+            # new timers: a changed period of a running timer only applies after its next call
+            self.destroy_timer(self.timer)
+            self.destroy_timer(self.watchdog)
+            self.timer = self.create_timer(period_ns * 1e-9, self._tick)
+            self.watchdog = self.create_timer(period_ns * 1e-9, self._watch, clock=self.steady)
 
     def _diagnose(self, decision, result, age, elapsed, stamp):
         goal_error = self.ctrl.goal_error(self.x) if self.x is not None else float('nan')
@@ -326,19 +436,19 @@ class MpcNode(Node):
                                                      values))
 
     # ------------------------------------------------------------------ shutdown
+    def _send_stop(self):
+        """The last command: the one a driver may hold once no controller is left (no braking
+        term). Returns it."""
+        u = self.sup.clip(np.zeros(self.model.nu) if self.x is None
+                          else self.ctrl.safe_input(self.x, brake=False))
+        self.out.command(u, self.get_clock().now().to_msg())
+        self.out.flush()
+        return u
+
     def stop(self):
         """Stop taking states, publish the safe command, and wait briefly until it is
         delivered."""
-        if self.intake is not None:
-            self.intake.close()
-        with self.lock:
-            # the command a driver may hold once no controller is left: no braking term
-            u = self.sup.clip(np.zeros(self.model.nu) if self.x is None
-                              else self.ctrl.safe_input(self.x, brake=False))
-            self.out.command(u, self.get_clock().now().to_msg())
-        self.out.flush()
-        self.get_logger().info('stopped: sent the safe command %s'
-                               % np.round(u, 4).tolist())
+        self._deactivate()
 
 
 def main(args=None):

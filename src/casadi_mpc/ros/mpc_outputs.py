@@ -80,6 +80,14 @@ class MpcOutputs:
     def diagnostics(self, serialized):
         self.diag_pub.publish(serialized)
 
+    def close(self):
+        """Destroy every publisher (lifecycle cleanup)."""
+        for pub in (self.cmd_pub, self.traj_pub, self.pred_pub, self.diag_pub):
+            if pub is not None:
+                self.node.destroy_publisher(pub)
+        self.cmd_pub = self.traj_pub = self.pred_pub = self.diag_pub = None
+        self.stamped = None
+
     def flush(self, timeout=0.5):
         """Wait until subscribers acknowledged the last command (used at shutdown)."""
         if self.cmd_pub is not None:

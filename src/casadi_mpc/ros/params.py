@@ -161,6 +161,8 @@ def coerce(spec, value):
     t = spec.type
     if isinstance(value, (array.array, tuple)):
         value = list(value)
+    if value is None and t in ARRAYS.values():
+        value = []   # an empty list in a parameter file arrives unset
     try:
         if t == ParameterType.PARAMETER_DOUBLE and _number(value):
             return float(value)
@@ -220,13 +222,50 @@ def declare(node, spec_list, given=None):
 
 
 def declare_one(node, spec, value):
+    """Declare one parameter holding ``value``; every parameter has a value, so that
+    get_parameters (and ``ros2 param dump``) answer for all of them."""
     ptype = Parameter.Type(spec.type)
     if isinstance(value, list) and not value:
+        if spec.read_only:
+            # rclpy cannot declare a typed empty array, and a read-only parameter cannot be
+            # set after its declaration: declared dynamically typed, holding []
+            d = descriptor(spec)
+            d.dynamic_typing = True
+            node.declare_parameter(spec.name, [], d, ignore_override=True)
+            return
         node.declare_parameter(spec.name, ptype, descriptor(spec), ignore_override=True)
-        if not spec.read_only:
-            node.set_parameters([Parameter(spec.name, ptype, [])])
+        node.set_parameters([Parameter(spec.name, ptype, [])])
         return
     node.declare_parameter(spec.name, value, descriptor(spec), ignore_override=True)
+
+
+def to_declared_types(parameters, by_name):
+    """A pre-set callback: requests as people and tools send them ([] as an empty bool array,
+    [1, 1] as integers, 2 for a double) turned into the declared types, before rclpy checks
+    the types. Values that cannot be turned pass unchanged (and are refused with a reason)."""
+    out = []
+    for p in parameters:
+        spec = by_name.get(p.name)
+        if spec is not None and not spec.read_only and p.type_ != Parameter.Type(spec.type):
+            try:
+                p = Parameter(p.name, Parameter.Type(spec.type), coerce(spec, p.value))
+            except TypeError:
+                pass
+        out.append(p)
+    return out
+
+
+def values_of(cfg, names):
+    """The values in force of dotted parameter ``names`` in the config ``cfg`` (names it does
+    not hold are left out)."""
+    dump, out = cfg.model_dump(), {}
+    for name in names:
+        node = dump
+        for part in name.split('.'):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            out[name] = node
+    return out
 
 
 def read(node, spec_list):

@@ -53,6 +53,8 @@ class SimNode(Node):
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.timer = self.create_timer(self.dt / self.cfg.real_time_factor, self._step,
                                        clock=steady)
+        self.add_pre_set_parameters_callback(
+            lambda ps: params.to_declared_types(ps, self.specs))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info('simulating %s at %.4g Hz, %.3g x real time%s'
                                % (model.name, self.cfg.sim_rate_hz, self.cfg.real_time_factor,
