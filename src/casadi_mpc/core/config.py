@@ -149,6 +149,10 @@ class MPCConfig(Strict):
                                       'predicted path/trajectory for display [Hz] (0: every '
                                       'step); joint_trajectory streaming is never throttled')
     frame_id: str = Field('odom', description='frame of goals and predicted paths')
+    diagnostics_period: float = Field(1.0, ge=0.1, le=60, description='period of the '
+                                      'aggregated status on /diagnostics [s] (sooner when '
+                                      'the level gets worse); per-step telemetry goes on '
+                                      '~/telemetry')
 
     @field_validator('costs')
     @classmethod
