@@ -3,7 +3,8 @@
 sim_node publishes odometry at 100 Hz; mpc_node (the standard unicycle problem, compiled sqp_rti,
 100 Hz, solving as each state arrives or on its timer: ``--trigger``) publishes a TwistStamped;
 this script listens. For every control step the controller's telemetry (``mpc_node/telemetry``)
-names the header stamp of the state it used, and the command carries the step's stamp, so (all on one machine clock):
+names the header stamp of the state it used, and the command carries the step's stamp, so (all
+on one machine clock):
 
   state sent -> command published = command stamp - state stamp (with --trigger timer this
                                     includes waiting for the tick)
