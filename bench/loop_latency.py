@@ -2,8 +2,9 @@
 
 sim_node publishes odometry at 100 Hz; mpc_node (the standard unicycle problem, compiled sqp_rti,
 100 Hz, solving as each state arrives or on its timer: ``--trigger``) publishes a TwistStamped;
-this script listens. For every control step the controller's diagnostics name the header stamp
-of the state it used, and the command carries the step's stamp, so (all on one machine clock):
+this script listens. For every control step the controller's telemetry (``mpc_node/telemetry``)
+names the header stamp of the state it used, and the command carries the step's stamp, so (all
+on one machine clock):
 
   state sent -> command published = command stamp - state stamp (with --trigger timer this
                                     includes waiting for the tick)
@@ -70,7 +71,7 @@ def vm_hwm_mb(pid):
 
 
 class Listener:
-    """Commands and the controller's diagnostics, keyed by the step stamp.
+    """Commands and the controller's per-step telemetry, keyed by the step stamp.
 
     While recording it keeps the serialized messages with their arrival times and decodes them
     afterwards: a listener decoding at 100 Hz would take CPU from the processes it measures."""
@@ -89,7 +90,7 @@ class Listener:
         self.node.create_subscription(TwistStamped, 'cmd_vel', self._on_cmd, qos.COMMAND,
                                       raw=True)
         self.node.create_subscription(Odometry, 'odom', self._on_state, qos.STATE, raw=True)
-        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag,
+        self.node.create_subscription(DiagnosticArray, 'mpc_node/telemetry', self._on_diag,
                                       qos.DIAGNOSTICS, raw=True)
 
     def _on_cmd(self, buf):
@@ -153,7 +154,7 @@ def figures(listener):
 
 
 def counter_change(listener, name):
-    """How much a diagnostics counter grew during the window (None without samples)."""
+    """How much a telemetry counter grew during the window (None without samples)."""
     keys = sorted(listener.steps)
     values = [listener.steps[k].get(name) for k in (keys[0], keys[-1])] if keys else [None]
     if None in values:

@@ -84,27 +84,42 @@ def run(args, out=sys.stdout):
     return report(cfg, model, goal, steps, reached, args, params_file, out)
 
 
+def _number(values, key):
+    """A telemetry value as a float; nan when missing or not a number."""
+    try:
+        return float(values.get(key, 'nan'))
+    except (TypeError, ValueError):
+        return float('nan')
+
+
+def _growth(v, key):
+    """How much a telemetry counter grew over the steps (0 without numbers)."""
+    first, last = _number(v[0], key), _number(v[-1], key)
+    return int(last - first) if np.isfinite(first) and np.isfinite(last) else 0
+
+
 def report(cfg, model, goal, steps, reached, args, params_file, out):
+    """Print the summary and write the PNG; the exit status follows the goal result alone."""
     if not steps:
-        out.write('casadi-mpc demo: the controller reported no steps after the goal\n')
-        return 1
-    v = [s['values'] for s in steps]
-    solved = [float(d['solve_time_ms']) for d in v if 'solve_time_ms' in d]
-    t0 = steps[0]['t']
+        out.write('casadi-mpc demo: the controller reported no steps after the goal; the '
+                  'report has no data\n')
+    v = [s['values'] for s in steps] or [{}]
+    solved = [x for x in (_number(d, 'solve_time_ms') for d in v) if np.isfinite(x)]
+    t0 = steps[0]['t'] if steps else 0.0
     hit = next((s for s in steps if s['values'].get('goal_reached') == 'true'), None)
     last = v[-1]
     summary = {
         'model': model.name, 'solver': cfg.solver.name, 'goal': goal.tolist(),
         'goal_reached': reached, 'time_to_goal': None if hit is None else hit['t'] - t0,
         'wall_to_goal': None if hit is None else hit['wall'] - steps[0]['wall'],
-        'final_error': float(last['goal_error']),
-        'energy': float(last['energy_used']) - float(v[0]['energy_used']),
-        'energy_unit': last['energy_unit'],
-        'task_cost': float(np.nansum([float(d.get('cost.task', 'nan')) for d in v])),
-        'energy_cost': float(np.nansum([float(d.get('cost.energy', 'nan')) for d in v])),
+        'final_error': _number(last, 'goal_error'),
+        'energy': _number(last, 'energy_used') - _number(v[0], 'energy_used'),
+        'energy_unit': last.get('energy_unit', ''),
+        'task_cost': float(np.nansum([_number(d, 'cost.task') for d in v])),
+        'energy_cost': float(np.nansum([_number(d, 'cost.energy') for d in v])),
         'solve_ms': (np.median(solved), np.percentile(solved, 99)) if solved else (np.nan,) * 2,
-        'deadline_misses': int(last['deadline_misses']) - int(v[0]['deadline_misses']),
-        'fallbacks': int(last['fallbacks']) - int(v[0]['fallbacks']),
+        'deadline_misses': _growth(v, 'deadline_misses'),
+        'fallbacks': _growth(v, 'fallbacks'),
         'steps': len(steps),
     }
     print_summary(summary, cfg, args, params_file, out)
@@ -134,22 +149,37 @@ def print_summary(s, cfg, args, params_file, out):
 
 
 def plot(model, steps, summary, path):
-    """The core's closed-loop report, fed from what went over the wire."""
+    """The core's closed-loop report, fed from the controller's telemetry: the steps that name
+    both their state and their command (any number of them, none included), with the latest
+    predicted horizon where one had arrived."""
     from .core.report import plot_closed_loop
-    rows = [s for s in steps if s['x'] is not None and s['u'] is not None]
+    rows = [s for s in steps if _sized(s.get('x'), model.nx) is not None
+            and _sized(s.get('u'), model.nu) is not None]
     log = closed_loop.Log()
     t0 = rows[0]['t'] if rows else 0.0
     for s in rows:
         log.t.append(s['t'] - t0)
-        log.x.append(np.asarray(s['x'], float))
-        log.u.append(np.asarray(s['u'], float))
-        log.solve_time.append(float(s['values'].get('solve_time_ms', 'nan')) * 1e-3)
-        if s['prediction'] is not None and len(s['prediction']):
-            log.predictions.append(np.asarray(s['prediction'], float))
+        log.x.append(_sized(s['x'], model.nx))
+        log.u.append(_sized(s['u'], model.nu))
+        log.solve_time.append(_number(s['values'], 'solve_time_ms') * 1e-3)
+        pred = s.get('prediction')
+        if pred is not None and len(pred):
+            log.predictions.append(pred)
     if rows:   # the plot takes one more state than inputs (the final state)
         log.t.append(log.t[-1])
         log.x.append(log.x[-1])
     plot_closed_loop(model, log, summary, path)
+
+
+def _sized(vector, size):
+    """``vector`` as a float array of ``size`` numbers, or None."""
+    if vector is None:
+        return None
+    try:
+        v = np.asarray(vector, float).ravel()
+    except (TypeError, ValueError):
+        return None
+    return v if v.size == size else None
 
 
 def main(argv=None):

@@ -49,11 +49,13 @@ def test_namespaced_system_gets_its_parameters_and_topics(systems, probe):
     system = systems.sim('diff_drive', real_time_factor=3.0, namespace='robot1')
     odom = probe.record(Odometry, '/robot1/odom', qos.STATE)
     path = probe.record(Path, '/robot1/mpc_node/predicted_path')
-    diag = probe.diagnostics('/robot1/mpc_node')
-    probe.wait_for(lambda: diag.value('mode') == 'NORMAL' and len(odom) and len(path), 30,
-                   'the namespaced controller running', system.check)
+    diag = probe.diagnostics('/robot1/mpc_node')   # /robot1/mpc_node/telemetry
+    status = probe.status('/robot1/mpc_node')      # /diagnostics stays global
+    probe.wait_for(lambda: diag.value('mode') == 'NORMAL' and len(odom) and len(path) and
+                   status.value('mode') == 'NORMAL', 30, 'the namespaced controller running',
+                   system.check)
     assert diag.value('goal') == '2 1 1.571'   # from the parameter file
-    assert diag.value('solver') == 'sqp'
+    assert diag.value('solver') == 'sqp' and status.value('solver') == 'sqp'
 
 
 # per robot: real-time factor, controller overrides (kept modest for 2 cores) and the joint

@@ -49,3 +49,25 @@ def test_serialized_array_equals_the_message_objects():
     empty = deserialize_message(diagnostics.array_bytes(Time(), 'n', '', 'NO_STATE', '', {}),
                                 diagnostics.DiagnosticArray)
     assert empty.status[0].values == [] and empty.status[0].message == 'NO_STATE'
+
+
+def test_aggregated_status_serialized_and_read_back():
+    from builtin_interfaces.msg import Time
+    from rclpy.serialization import deserialize_message
+    from casadi_mpc.core.health import ERROR, Status
+    status = Status(ERROR, 'SAFE 12 of 50 steps: no plan left',
+                    {'steps': 50, 'solve_time_median_ms': float('nan'), 'goal_reached': False})
+    raw = diagnostics.status_bytes(Time(sec=3, nanosec=7), '/mpc_node: mpc', 'arm', status)
+    msg = deserialize_message(raw, diagnostics.DiagnosticArray)
+    assert msg.header.stamp.sec == 3 and msg.status[0].level == DiagnosticStatus.ERROR
+    level, message, values = diagnostics.statuses_of(msg)['/mpc_node: mpc']
+    assert level == 2 and message == status.message
+    assert values == {'steps': '50', 'solve_time_median_ms': 'nan', 'goal_reached': 'false'}
+
+
+def test_vectors_as_text_and_back():
+    text = diagnostics.numbers(np.array([1.0, -2.5e-7, 123456789.0]))
+    assert text == '1 -2.5e-07 1.23457e+08'
+    assert diagnostics.parse_numbers(text) == [1.0, -2.5e-7, 123457000.0]
+    assert diagnostics.numbers(None) == '' and diagnostics.parse_numbers('') is None
+    assert diagnostics.parse_numbers('1 x') is None

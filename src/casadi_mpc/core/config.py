@@ -154,6 +154,10 @@ class MPCConfig(Strict):
     managed: bool = Field(False, description='run as a lifecycle node: configure builds the '
                           'solver, activate starts control, deactivate sends the safe command',
                           json_schema_extra=STRUCTURAL)
+    diagnostics_period: float = Field(1.0, ge=0.1, le=60, description='period of the '
+                                      'aggregated status on /diagnostics [s] (sooner when '
+                                      'the level gets worse); per-step telemetry goes on '
+                                      '~/telemetry')
 
     @field_validator('costs')
     @classmethod

@@ -1,17 +1,17 @@
 """DiagnosticArray messages from plain values (pure; the node gathers the values).
 
-The node publishes them serialized (``array_bytes``: no message objects, every control step);
-``status`` and ``array`` build the same as message objects for tools and tests.
+Two kinds: the per-step telemetry of the controller (``~/telemetry``, every control step: mode,
+solver figures, the state used and the command sent, counters) and the aggregated status on
+``/diagnostics`` (about 1 Hz, folded by ``core.health``). The node publishes both serialized
+(``array_bytes``, ``status_bytes``: no message objects); ``status`` and ``array`` build the
+same as message objects for tools and tests.
 """
 import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from . import cdr
-
-LEVELS = {'NORMAL': DiagnosticStatus.OK, 'NO_STATE': DiagnosticStatus.WARN,
-          'FALLBACK': DiagnosticStatus.WARN, 'STALE': DiagnosticStatus.ERROR,
-          'SAFE': DiagnosticStatus.ERROR}
+from ..core.health import mode_level
 
 
 def text(value):
@@ -25,7 +25,23 @@ def text(value):
 
 def level(mode):
     """The DiagnosticStatus level (bytes, as rclpy holds it) of a supervisor mode."""
-    return LEVELS.get(mode, DiagnosticStatus.ERROR)
+    return bytes([mode_level(mode)])
+
+
+def numbers(vector):
+    """A vector as space-separated numbers, 6 significant digits ('' for None)."""
+    if vector is None:
+        return ''
+    return ' '.join('%.6g' % v for v in vector)
+
+
+def parse_numbers(value):
+    """The floats of a ``numbers`` text; None when empty or not numbers."""
+    try:
+        out = [float(v) for v in (value or '').split()]
+    except ValueError:
+        return None
+    return out or None
 
 
 def status(name, hardware_id, mode, message, values):
@@ -44,6 +60,13 @@ def array_bytes(stamp, name, hardware_id, mode, message, values):
     pairs = [(str(k), text(v)) for k, v in values.items()]
     return cdr.diagnostic_array((stamp.sec, stamp.nanosec), [
         (ord(level(mode)), name, message or mode, hardware_id, pairs)])
+
+
+def status_bytes(stamp, name, hardware_id, health_status):
+    """A ``core.health.Status`` as a DiagnosticArray stamped ``stamp``, serialized."""
+    pairs = [(str(k), text(v)) for k, v in health_status.values.items()]
+    return cdr.diagnostic_array((stamp.sec, stamp.nanosec), [
+        (int(health_status.level), name, health_status.message, hardware_id, pairs)])
 
 
 def step_values(decision, result, counters, extra):
@@ -71,3 +94,9 @@ def array(stamp, *statuses):
 def values_of(msg):
     """name -> {key: value text} of a DiagnosticArray (for tools and tests)."""
     return {s.name: {kv.key: kv.value for kv in s.values} for s in msg.status}
+
+
+def statuses_of(msg):
+    """name -> (level as int, message, {key: value text}) of a DiagnosticArray."""
+    return {s.name: (ord(s.level) if isinstance(s.level, bytes) else int(s.level), s.message,
+                     {kv.key: kv.value for kv in s.values}) for s in msg.status}

@@ -7,11 +7,14 @@ reference (``plan`` as nav_msgs/Path, or ``reference_trajectory``). With ``contr
 with ``state`` each accepted state message is solved at once (at most ``rate_hz``) on a thread
 that waits for state messages alone (``intake.py``); that thread's periodic check, in place of
 the timer, sends the safe command when the state goes stale. State messages are read from their
-serialized bytes. Each step publishes the command first; then the predicted horizon under
-``~/`` and ``/diagnostics``, and the solver prepares the next step (compiled RTI solves the
-next QP for the predicted state off the critical path). A steady-clock watchdog sends the safe
-command when the node clock itself stops (e.g. the simulated clock died). One lock serializes
-the callbacks of both threads.
+serialized bytes. Each step publishes the command first; then the predicted horizon and the
+step's telemetry (``~/telemetry``: the state used, the command sent, solver figures) under
+``~/``, and the solver prepares the next step (compiled RTI solves the next QP for the
+predicted state off the critical path). ``/diagnostics`` gets the aggregated status
+(``core/health.py``) about every ``diagnostics_period`` of steady time, and at once when it
+gets worse; the step path and the watchdog drive it (no timer of its own). A steady-clock
+watchdog sends the safe command when the node clock itself stops (e.g. the simulated clock
+died). One lock serializes the callbacks of both threads.
 """
 import functools
 import sys
@@ -33,6 +36,7 @@ from .mpc_outputs import MpcOutputs
 from ..core import closed_loop
 from ..core.config import ConfigError, MPCConfig, parse, with_changes
 from ..core.controller import MPCController
+from ..core.health import Health
 from ..core.solvers import Builds
 from ..core.supervisor import EnergyMeter, Mode, Pacer, Supervisor
 
@@ -117,6 +121,7 @@ class MpcNode(LifecycleNode):
         self.energy = EnergyMeter(
             lambda x, u: closed_loop.energy_rate(model, x, u, self.ctrl.tuning.model_p),
             closed_loop.energy_unit(model))
+        self.health = Health(self.cfg.diagnostics_period, start=self._steady_seconds())
         self.x, self.x_stamp, self.x_header = None, None, None
         self.last = None          # (decision, result) of the last step
         self.pacer = Pacer()      # state trigger: at most rate_hz on the node clock
@@ -372,6 +377,7 @@ class MpcNode(LifecycleNode):
         quiet = (self.steady.now() - self.last_tick).nanoseconds * 1e-9
         limit = max(self.cfg.state_timeout, 2.0 / self.cfg.rate_hz)
         if quiet <= limit / min(1.0, max(self.clock_rate, 0.01)):
+            self._status(self.health.poll(self._steady_seconds(), self.sup.counters.as_dict()))
             return
         try:
             decision = self.sup.decide(self.x, float('inf'), None, self._safe)
@@ -417,23 +423,45 @@ class MpcNode(LifecycleNode):
             self.timer = self.create_timer(period_ns * 1e-9, self._tick)
             self.watchdog = self.create_timer(period_ns * 1e-9, self._watch, clock=self.steady)
 
+    def _steady_seconds(self):
+        return self.steady.now().nanoseconds * 1e-9
+
     def _diagnose(self, decision, result, age, elapsed, stamp):
+        """The step's telemetry on ~/telemetry; the aggregated status when one is due."""
         goal_error = self.ctrl.goal_error(self.x) if self.x is not None else float('nan')
-        extra = {'model': self.model.name, 'solver': self.cfg.solver.name,
-                 'step_time_ms': elapsed * 1e3, 'clock_rate': self.clock_rate,
-                 'state_age': -1.0 if age is None else float(age),
-                 'last_rejection': self.sup.last_rejection, 'goal_error': goal_error,
-                 'goal_reached': bool(goal_error < self.cfg.goal_tolerance),
-                 'goal': ' '.join('%.4g' % g for g in self.ctrl.goal),
-                 'energy_used': self.energy.total, 'energy_unit': self.energy.unit,
-                 'solver_builds': Builds.count}
+        latest = {'goal': ' '.join('%.4g' % g for g in self.ctrl.goal),
+                  'goal_error': goal_error,
+                  'goal_reached': bool(goal_error < self.cfg.goal_tolerance),
+                  'energy_used': self.energy.total, 'energy_unit': self.energy.unit,
+                  'model': self.model.name, 'solver': self.cfg.solver.name,
+                  'solver_builds': Builds.count, 'last_rejection': self.sup.last_rejection}
+        extra = dict(latest, step_time_ms=elapsed * 1e3, clock_rate=self.clock_rate,
+                     state_age=-1.0 if age is None else float(age),
+                     state=diagnostics.numbers(self.x),
+                     command=diagnostics.numbers(decision.command))
         if self.x_header is not None:   # header stamp of the state this step used
             extra['state_stamp'] = '%d.%09d' % self.x_header
-        values = diagnostics.step_values(decision, result, self.sup.counters.as_dict(), extra)
-        name = '%s: model predictive control' % self.get_fully_qualified_name()
-        self.out.diagnostics(diagnostics.array_bytes(stamp, name, self.model.name,
-                                                     decision.mode.value, decision.reason,
-                                                     values))
+        counters = self.sup.counters.as_dict()
+        values = diagnostics.step_values(decision, result, counters, extra)
+        self.out.telemetry(diagnostics.array_bytes(stamp, self._diagnostics_name(),
+                                                   self.model.name, decision.mode.value,
+                                                   decision.reason, values))
+        self.health.period = self.cfg.diagnostics_period
+        self._status(self.health.step(self._steady_seconds(), decision.mode, decision.reason,
+                                      counters, None if result is None else result.solve_time,
+                                      latest), stamp)
+
+    def _diagnostics_name(self):
+        return '%s: model predictive control' % self.get_fully_qualified_name()
+
+    def _status(self, status, stamp=None):
+        """Publish an aggregated status (core.health.Status) on /diagnostics, if any."""
+        if status is None:
+            return
+        if stamp is None:
+            stamp = self.get_clock().now().to_msg()
+        self.out.diagnostics(diagnostics.status_bytes(stamp, self._diagnostics_name(),
+                                                      self.model.name, status))
 
     # ------------------------------------------------------------------ shutdown
     def _send_stop(self):

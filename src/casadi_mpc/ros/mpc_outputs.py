@@ -1,4 +1,5 @@
-"""Publishers of the MPC node: command, predicted horizon, diagnostics.
+"""Publishers of the MPC node: command, predicted horizon, per-step telemetry (``~/telemetry``)
+and the aggregated status (``/diagnostics``), both DiagnosticArray.
 
 Bases whose inputs are velocities publish ``cmd_vel`` (Twist, or TwistStamped with
 ``twist_stamped``); other models (arms, the point mass) publish their inputs on ``commands``
@@ -30,6 +31,8 @@ class MpcOutputs:
                                                   qos.COMMAND)
         else:
             self.pred_pub = node.create_publisher(Path, '~/predicted_path', qos.COMMAND)
+        self.telemetry_pub = node.create_publisher(diagnostics.DiagnosticArray,
+                                                   '~/telemetry', qos.DIAGNOSTICS)
         self.diag_pub = node.create_publisher(diagnostics.DiagnosticArray, '/diagnostics',
                                               qos.DIAGNOSTICS)
 
@@ -77,7 +80,12 @@ class MpcOutputs:
         elif display:
             self.pred_pub.publish(conv.to_path(result.x_pred, self.model, stamp, cfg.frame_id))
 
+    def telemetry(self, serialized):
+        """One control step's DiagnosticArray (serialized), at the control rate."""
+        self.telemetry_pub.publish(serialized)
+
     def diagnostics(self, serialized):
+        """The aggregated status (serialized), about once per diagnostics_period."""
         self.diag_pub.publish(serialized)
 
     def close(self):

@@ -1,20 +1,21 @@
-"""Records a running controller step by step: state, command, prediction, diagnostics.
+"""Records a running controller step by step: state, command, prediction, telemetry.
 
-Used by the demo: every diagnostics message of the controller becomes one step holding the
-latest state, command and predicted horizon received before it.
+Used by the demo: every telemetry message of the controller (``<node>/telemetry``) becomes one
+step. The state the step used and the command it sent come from that message itself (its
+'state' and 'command' values; None when it had no state); the predicted horizon is the latest
+one received before it (None until one arrived: a display topic, throttled).
 """
 import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseStamped, Twist
-from nav_msgs.msg import Odometry, Path
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Path
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from . import conversions as conv, qos
-from .diagnostics import values_of
+from .diagnostics import parse_numbers, values_of
 from .probe import Probe
 
 
@@ -22,43 +23,24 @@ class Observer:
 
     def __init__(self, model, domain_id, node_name='mpc_node'):
         self.model, self.node_name = model, node_name
-        self.x = self.u = self.prediction = None
-        self.steps = []           # one dict per diagnostics message of the controller
+        self.prediction = None
+        self.steps = []           # one dict per telemetry message of the controller
         self.probe = Probe(domain_id, 'casadi_mpc_observer')
         self.node = self.probe.node
         self._subscribe()
 
     def _subscribe(self):
-        n, arm = self.node, self.model.kind == 'arm'
-        if arm:
-            n.create_subscription(JointState, 'joint_states', self._on_state, qos.STATE)
+        n = self.node
+        if self.model.kind == 'arm':
             n.create_subscription(JointTrajectory, '%s/predicted_trajectory' % self.node_name,
                                   self._on_prediction, qos.COMMAND)
         else:
-            n.create_subscription(Odometry, 'odom', self._on_state, qos.STATE)
             n.create_subscription(Path, '%s/predicted_path' % self.node_name,
                                   self._on_prediction, qos.COMMAND)
-        if conv.twist_commanded(self.model):
-            n.create_subscription(Twist, 'cmd_vel', self._on_command, qos.COMMAND)
-        else:
-            n.create_subscription(Float64MultiArray, 'commands', self._on_command, qos.COMMAND)
-        n.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
-                              qos.DIAGNOSTICS)
+        n.create_subscription(DiagnosticArray, '%s/telemetry' % self.node_name,
+                              self._on_telemetry, qos.DIAGNOSTICS)
 
     # ------------------------------------------------------------------ callbacks
-    def _on_state(self, msg):
-        try:
-            if self.model.kind == 'arm':
-                self.x = conv.joint_state_to_state(msg, self.model)
-            else:
-                self.x = conv.odometry_to_state(msg, self.model)
-        except conv.Rejected:
-            pass
-
-    def _on_command(self, msg):
-        self.u = np.asarray(msg.data if isinstance(msg, Float64MultiArray)
-                            else [msg.linear.x, msg.angular.z], float)
-
     def _on_prediction(self, msg):
         if isinstance(msg, Path):
             self.prediction = np.array([[p.pose.position.x, p.pose.position.y]
@@ -66,12 +48,19 @@ class Observer:
         else:
             self.prediction = np.array([p.positions for p in msg.points])
 
-    def _on_diagnostics(self, msg):
+    def _on_telemetry(self, msg):
         for name, values in values_of(msg).items():
             if self.node_name in name:
                 self.steps.append({'t': conv.seconds(msg.header.stamp), 'values': values,
-                                   'x': self.x, 'u': self.u, 'prediction': self.prediction,
-                                   'wall': time.monotonic()})
+                                   'x': self._vector(values.get('state'), self.model.nx),
+                                   'u': self._vector(values.get('command'), self.model.nu),
+                                   'prediction': self.prediction, 'wall': time.monotonic()})
+
+    @staticmethod
+    def _vector(text, size):
+        """The numbers of a telemetry value, or None unless there are ``size`` of them."""
+        v = parse_numbers(text)
+        return np.asarray(v, float) if v is not None and len(v) == size else None
 
     # ------------------------------------------------------------------ queries
     def value(self, key, default=None):

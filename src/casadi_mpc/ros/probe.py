@@ -16,7 +16,7 @@ from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.signals import SignalHandlerOptions
 
 from . import qos
-from .diagnostics import values_of
+from .diagnostics import statuses_of, values_of
 
 # every ROS participant of a test run (the test process and its children) stays on loopback
 LOOPBACK = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '127.0.0.1',
@@ -53,7 +53,8 @@ class Recorder:
 
 
 class Diagnostics(Recorder):
-    """The mpc_node's diagnostic values (key -> text), one dict per message."""
+    """The mpc_node's per-step telemetry values (key -> text), one dict per control step (from
+    ``<node>/telemetry``)."""
 
     def __init__(self, node_name='mpc_node'):
         super().__init__()
@@ -70,6 +71,33 @@ class Diagnostics(Recorder):
 
     def number(self, key):
         return float(self.value(key, 'nan'))
+
+
+class Status(Recorder):
+    """The mpc_node's aggregated status on ``/diagnostics``: one dict per message with
+    'level' (int: 0 OK, 1 WARN, 2 ERROR), 'message' and 'values' (key -> text)."""
+
+    def __init__(self, node_name='mpc_node'):
+        super().__init__()
+        self.node_name = node_name
+
+    def __call__(self, msg):
+        for name, (level, message, values) in statuses_of(msg).items():
+            if self.node_name in name:
+                self.items.append((time.monotonic(), {'level': level, 'message': message,
+                                                      'values': values}))
+
+    def level(self):
+        last = self.last()
+        return None if last is None else last['level']
+
+    def message(self):
+        last = self.last()
+        return None if last is None else last['message']
+
+    def value(self, key, default=None):
+        last = self.last()
+        return default if last is None else last['values'].get(key, default)
 
 
 class Probe:
@@ -98,7 +126,15 @@ class Probe:
         return rec
 
     def diagnostics(self, node_name='mpc_node'):
+        """The per-step telemetry of ``node_name`` (a name or a path like /ns/mpc_node)."""
         rec = Diagnostics(node_name)
+        self.node.create_subscription(DiagnosticArray, '%s/telemetry' % node_name, rec,
+                                      qos.DIAGNOSTICS)
+        return rec
+
+    def status(self, node_name='mpc_node'):
+        """The aggregated status of ``node_name`` on /diagnostics (about 1 Hz)."""
+        rec = Status(node_name)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', rec, qos.DIAGNOSTICS)
         return rec
 
