@@ -44,6 +44,8 @@ ARGUMENTS = {
                'the ros2_control defaults (e.g. cmd_vel:=/diff_drive_controller/cmd_vel)'),
     'real_time_factor': ('1.0', 'sim: simulated seconds per wall-clock second'),
     'log_level': ('info', 'log level of all nodes: debug | info | warn | error'),
+    'managed': ('false', 'mpc_node as a lifecycle node: it waits for configure and activate '
+                '(e.g. from a lifecycle manager); false: it starts controlling by itself'),
 }
 
 
@@ -189,7 +191,7 @@ def system(mode, args=None, overrides=None):
     remaps = parse_remaps(a['remaps'])
     params_file = namespaced_params_file(a['params_file'], a['namespace'])
     common = dict(namespace=a['namespace'], params_files=[params_file], log_level=a['log_level'])
-    mpc_params = {'use_sim_time': sim_time}
+    mpc_params = {'use_sim_time': sim_time, 'managed': truthy(a['managed'])}
     nodes = []
     if mode == 'sim':
         sim_params = {'publish_clock': sim_time,
