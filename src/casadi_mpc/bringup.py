@@ -49,6 +49,10 @@ ARGUMENTS = {
 }
 
 
+# arguments that only one mode uses: given to the other, they would be silently ignored
+MODE_ONLY = {'real_time_factor': ('sim',)}
+
+
 @dataclass
 class NodeSpec:
     """One node: what to run and how to configure it."""
@@ -74,8 +78,13 @@ class NodeSpec:
             args += ['-p', '%s:=%s' % (key, yaml_value(value))]
         for src, dst in self.remappings:
             args += ['-r', '%s:=%s' % (src, dst)]
-        args += ['--log-level', self.log_level]
+        args += ['--log-level', '%s:=%s' % (self.logger_name(), self.log_level)]
         return args
+
+    def logger_name(self):
+        """The node's logger (its fully qualified name with dots): ``log_level`` sets the
+        package's log lines, not rcl's and the middleware's."""
+        return '.'.join([p for p in self.namespace.split('/') if p] + [self.name])
 
     def command(self, python=None):
         return [python or sys.executable, '-m', self.module] + self.ros_args()
@@ -168,6 +177,10 @@ def resolve(args, mode):
     unknown = sorted(set(args) - set(ARGUMENTS))
     if unknown:
         raise ValueError('unknown argument(s) %s; known: %s' % (unknown, ', '.join(ARGUMENTS)))
+    for name, modes in MODE_ONLY.items():
+        if mode not in modes and str(args.get(name, '')).strip() not in ('', ARGUMENTS[name][0]):
+            raise ValueError('argument %s applies to %s mode only, not %s'
+                             % (name, ' and '.join(modes), mode))
     out = {k: str(args.get(k, '') or default) for k, (default, _) in ARGUMENTS.items()}
     if out['robot'] not in ROBOTS:
         raise ValueError('robot %r: choose one of %s' % (out['robot'], ', '.join(ROBOTS)))

@@ -15,7 +15,7 @@ from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
 
 from casadi_mpc import bringup  # noqa: E402
 from casadi_mpc.ros.conversions import planar_pose  # noqa: E402
-from casadi_mpc.ros.probe import LOOPBACK, Probe, domain_id  # noqa: E402
+from casadi_mpc.ros.probe import Domain, LOOPBACK, Probe  # noqa: E402
 from casadi_mpc.runner import System  # noqa: E402
 
 # every ROS participant of the test run (this process and its children) stays on loopback
@@ -27,8 +27,9 @@ os.environ['ROS_HOME'] = tempfile.mkdtemp(prefix='casadi_mpc_test_ros_')
 def ros_env(tmp_path):
     home = tmp_path / 'ros_home'
     home.mkdir()
-    env = dict(LOOPBACK, ROS_DOMAIN_ID=str(domain_id()), ROS_HOME=str(home))
-    return env
+    domain = Domain()
+    yield dict(LOOPBACK, ROS_DOMAIN_ID=str(domain.id), ROS_HOME=str(home))
+    domain.release()
 
 
 @pytest.fixture

@@ -86,3 +86,27 @@ def test_a_dying_node_makes_the_launch_fail(launch):
     text = '\n'.join(run.lines)
     assert '[launch] sim_node died' in text
     assert 'sent the safe command' in text
+
+
+def test_misspelt_argument_is_refused(launch):
+    for args in (['robto:=planar_arm'], ['robot=planar_arm'], ['--robot', 'planar_arm']):
+        run = launch('sim', *args)
+        assert run.wait(30) == 2, run.lines
+    run = launch('robot', 'real_time_factor:=2.0')
+    assert run.wait(30) == 2
+    assert any('applies to sim mode only' in line for line in run.lines)
+
+
+def test_debug_log_level_is_the_packages_not_rcls(launch):
+    run = launch('sim', 'robot:=diff_drive', 'real_time_factor:=2.0', 'log_level:=debug')
+    run.wait_line(r'^\[mpc_node\] .*mode NORMAL', 60)
+    started = len(run.lines)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 3.0:
+        time.sleep(0.1)
+    run.proc.send_signal(signal.SIGINT)
+    assert run.wait(30) == 0
+    assert any('DEBUG' in line and '[mpc_node]' in line for line in run.lines)
+    # rcl and the middleware at debug write thousands of lines per second
+    assert len(run.lines) - started < 300, len(run.lines) - started
+    assert not any('[rcl]' in line or '[rcl.' in line for line in run.lines)

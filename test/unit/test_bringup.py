@@ -54,7 +54,7 @@ def test_overrides_and_namespace_reach_the_command_line():
     assert ['-r', '__ns:=/robot1'] == args[3:5]
     assert '-p' in args and 'goal:=[1.0, 2.0, 0.0]' in args and 'use_sim_time:=false' in args
     assert 'solver.name:=ipopt' in args and 'goal_pose:=/goal' in args
-    assert args[-2:] == ['--log-level', 'debug']
+    assert args[-2:] == ['--log-level', 'robot1.mpc_node:=debug']   # ours, not rcl's
     assert mpc.command(python='py')[:3] == ['py', '-m', 'casadi_mpc.ros.mpc_node']
     assert by_name(specs)['sim_node'].parameters['publish_clock'] is False
 
@@ -66,6 +66,18 @@ def test_overrides_and_namespace_reach_the_command_line():
 def test_bad_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         bringup.system('sim', args)
+
+
+def test_an_argument_the_mode_would_ignore_is_refused():
+    with pytest.raises(ValueError, match='real_time_factor applies to sim mode only'):
+        bringup.system('robot', {'real_time_factor': '3.0'})
+    # the launch files pass every declared argument, defaults included
+    assert bringup.system('robot', {'real_time_factor': '1.0'})
+
+
+def test_log_level_is_the_nodes_own():
+    (mpc,) = bringup.system('robot', {'log_level': 'debug'})
+    assert mpc.ros_args()[-2:] == ['--log-level', 'mpc_node:=debug']
 
 
 def test_mode_checked():

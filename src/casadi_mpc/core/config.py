@@ -274,7 +274,12 @@ def read_yaml(path):
     except OSError as err:
         raise ConfigError('%s: cannot read: %s' % (path, err.strerror)) from None
     except yaml.YAMLError as err:
-        raise ConfigError('%s: malformed YAML: %s' % (path, err)) from None
+        mark, problem = getattr(err, 'problem_mark', None), getattr(err, 'problem', None)
+        where = ' at line %d, column %d' % (mark.line + 1, mark.column + 1) if mark else ''
+        text = problem or str(err).splitlines()[0]
+        if '\\t' in text or 'tab' in text:
+            text += ' (YAML indents with spaces, not tabs)'
+        raise ConfigError('%s: malformed YAML%s: %s' % (path, where, text)) from None
 
 
 def load(path, node='mpc_node'):

@@ -69,6 +69,7 @@ class MpcNode(LifecycleNode):
         self._entities = []
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.cfg, self.model, self.specs = params.declare_with_model(self, MPCConfig, parse)
+        self.get_logger().debug('configuration: %s' % self.cfg.model_dump())
         self.on_state = self.cfg.control_trigger == 'state'
         self.add_pre_set_parameters_callback(
             lambda ps: params.to_declared_types(ps, self.specs))
@@ -480,7 +481,7 @@ class MpcNode(LifecycleNode):
 
 
 def main(args=None):
-    return runtime.run(MpcNode, args, 'mpc_node')
+    return runtime.run(MpcNode, args, 'mpc_node', require_params=True)
 
 
 if __name__ == '__main__':

@@ -342,6 +342,11 @@ def declare_with_model(node, schema, parse):
         model = build_model(cfg.model.name, **cfg.model.options())
     except (ValueError, KeyError, OSError) as err:
         raise ConfigError('model: %s' % err) from None
+    unknown_params = sorted(set(cfg.model.params) - set(model.param_names))
+    if unknown_params:
+        raise ConfigError('model.params: unknown parameter(s) %s of model %s; known: %s'
+                          % (', '.join(unknown_params), model.name,
+                             ', '.join(model.param_names) or 'none'))
     spec_list += declare_model_params(node, model)
     cfg = parse(read(node, spec_list), 'parameters of %s' % node.get_fully_qualified_name())
     return cfg, model, {s.name: s for s in spec_list}

@@ -9,12 +9,14 @@ escaping the executor ends it with status 1.
 """
 import os
 import signal
+import sys
 import threading
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+from . import param_files
 from ..core.config import ConfigError
 
 JOIN_TIMEOUT = 2.0   # [s] for the callback in progress to finish at a stop
@@ -41,9 +43,26 @@ def set_realtime(priority):
     return None
 
 
-def run(node_class, args=None, name='node'):
-    """Create ``node_class()``, spin it until a signal arrives, then ``node.stop()``."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+def fail_at_start(name, err):
+    """A start-up failure before any node exists: one line on stderr; the exit status."""
+    sys.stderr.write('[FATAL] [%s]: configuration error: %s\n'
+                     % (name, str(err).strip().splitlines()[0] if str(err).strip() else err))
+    sys.stderr.flush()
+    return 2
+
+
+def run(node_class, args=None, name='node', require_params=False):
+    """Create ``node_class()``, spin it until a signal arrives, then ``node.stop()``.
+
+    The parameter files are checked first (``param_files``); with ``require_params`` a node
+    started without one is refused."""
+    try:
+        param_files.check_files(sys.argv if args is None else args, name, require_params)
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except ConfigError as err:
+        return fail_at_start(name, err)
+    except Exception as err:   # noqa: B902 - rcl's own parser: its first line is the reason
+        return fail_at_start(name, err)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT,
                                                                      signal.SIGTERM)}

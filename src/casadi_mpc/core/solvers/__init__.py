@@ -74,6 +74,8 @@ class Solver:
     # ---------------------------------------------------------------- compiled kernel
     def _load_kernel(self, cache_dir, progress):
         ocp = self.ocp
+        say = progress or (lambda msg: None)
+        started = time.monotonic()
         key = structure_key(ocp)
         path = library_path(key, cache_dir)
         if path.exists():
@@ -82,12 +84,16 @@ class Solver:
             except (OSError, RuntimeError):
                 path.unlink()   # a damaged or foreign file: build it again
         if self.kernel is None:
-            say = progress or (lambda msg: None)
             say('building the compiled %s solver for %s (N = %d)'
                 % (self.name, ocp.model.name, ocp.N))
             source = KernelSource(ocp, say=say)
             path, self.built = build_library(source.generate, key, cache_dir, progress)
             self.kernel = Kernel(path, ocp.nw, ocp.n_p, len(ocp.terms))
+            say('built the compiled %s solver in %.1f s (cached as %s)'
+                % (self.name, time.monotonic() - started, path))
+        else:
+            say('loaded the compiled %s solver from the cache in %.2f s (%s)'
+                % (self.name, time.monotonic() - started, path))
         self._apply_settings()
         self._x0 = ocp.blocks['x0'].slice
         self._u_prev = ocp.blocks['u_prev'].slice
