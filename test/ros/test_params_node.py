@@ -50,7 +50,7 @@ def test_declared_types_values_and_read_only(make_node):
     assert result.successful
     # values as tools send them: [1, 1] as integers, [] as an empty bool array, 2 for a double
     by_name = {s.name: s for s in specs}
-    node.add_pre_set_parameters_callback(lambda ps: params.to_declared_types(ps, by_name))
+    node.add_pre_set_parameters_callback(lambda ps: params.to_declared_types(ps, by_name, {}))
     for name, sent, stored in (('bounds.u_min', [-1, -1], [-1.0, -1.0]),
                                ('bounds.u_min', Parameter('x', Parameter.Type.BOOL_ARRAY, []),
                                 []),

@@ -71,8 +71,9 @@ class MpcNode(LifecycleNode):
         self.cfg, self.model, self.specs = params.declare_with_model(self, MPCConfig, parse)
         self.get_logger().debug('configuration: %s' % self.cfg.model_dump())
         self.on_state = self.cfg.control_trigger == 'state'
+        self.refused = {}   # parameters of the request in hand that have the wrong type
         self.add_pre_set_parameters_callback(
-            lambda ps: params.to_declared_types(ps, self.specs))
+            lambda ps: params.to_declared_types(ps, self.specs, self.refused))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._failure = None
         if self.cfg.managed:
@@ -278,7 +279,7 @@ class MpcNode(LifecycleNode):
         """Validate and apply run-time changes; rejected changes apply nothing. Only values
         that differ from those in force count as changes (and are logged, throttled)."""
         try:
-            requested = params.changes(parameters, self.specs)
+            requested = params.changes(parameters, self.specs, self.refused)
             current = params.values_of(self.cfg, requested)
             changes = {k: v for k, v in requested.items() if current.get(k) != v}
             if changes and self.ctrl is not None:

@@ -239,18 +239,20 @@ def declare_one(node, spec, value):
     node.declare_parameter(spec.name, value, descriptor(spec), ignore_override=True)
 
 
-def to_declared_types(parameters, by_name):
+def to_declared_types(parameters, by_name, refused):
     """A pre-set callback: requests as people and tools send them ([] as an empty bool array,
     [1, 1] as integers, 2 for a double) turned into the declared types, before rclpy checks
-    the types. Values that cannot be turned pass unchanged (and are refused with a reason)."""
+    the types. A value that cannot be turned is put in ``refused`` (name -> reason), for the
+    set callback to refuse with the reason, instead of rclpy's bare type numbers."""
     out = []
     for p in parameters:
         spec = by_name.get(p.name)
         if spec is not None and not spec.read_only and p.type_ != Parameter.Type(spec.type):
             try:
                 p = Parameter(p.name, Parameter.Type(spec.type), coerce(spec, p.value))
-            except TypeError:
-                pass
+            except TypeError as err:
+                refused[p.name] = str(err)
+                p = Parameter(p.name, Parameter.Type(spec.type), spec.default)
         out.append(p)
     return out
 
@@ -280,10 +282,15 @@ def read(node, spec_list):
     return out
 
 
-def changes(parameters, by_name):
+def changes(parameters, by_name, refused=None):
     """Set-parameter requests -> {dotted name: coerced value} for the names in ``by_name``.
 
-    Raises TypeError on a value of the wrong type."""
+    Raises TypeError on a value of the wrong type (also those the pre-set callback put in
+    ``refused``, which is emptied)."""
+    if refused:
+        reasons = '; '.join(refused.values())
+        refused.clear()
+        raise TypeError(reasons)
     out = {}
     for p in parameters:
         spec = by_name.get(p.name)

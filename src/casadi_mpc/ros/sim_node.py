@@ -53,8 +53,9 @@ class SimNode(Node):
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.timer = self.create_timer(self.dt / self.cfg.real_time_factor, self._step,
                                        clock=steady)
+        self.refused = {}   # parameters of the request in hand that have the wrong type
         self.add_pre_set_parameters_callback(
-            lambda ps: params.to_declared_types(ps, self.specs))
+            lambda ps: params.to_declared_types(ps, self.specs, self.refused))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info('simulating %s at %.4g Hz, %.3g x real time%s'
                                % (model.name, self.cfg.sim_rate_hz, self.cfg.real_time_factor,
@@ -89,7 +90,7 @@ class SimNode(Node):
 
     def _on_set_parameters(self, parameters):
         try:
-            changes = params.changes(parameters, self.specs)
+            changes = params.changes(parameters, self.specs, self.refused)
             if not changes:
                 return SetParametersResult(successful=True)
             # dotted changes after the nested dump: parsing applies them on top
