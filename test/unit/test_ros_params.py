@@ -96,6 +96,8 @@ def test_dict_entries_come_from_the_overrides():
     (T.PARAMETER_DOUBLE_ARRAY, [1, 2.5], [1.0, 2.5]),
     (T.PARAMETER_DOUBLE_ARRAY, array.array('d', [1.0]), [1.0]),
     (T.PARAMETER_DOUBLE_ARRAY, (), []),
+    (T.PARAMETER_DOUBLE_ARRAY, None, []),   # an empty list in a parameter file arrives unset
+    (T.PARAMETER_STRING_ARRAY, None, []),
     (T.PARAMETER_STRING_ARRAY, ('a', 'b'), ['a', 'b']),
     (T.PARAMETER_BOOL, True, True),
 ])
@@ -134,6 +136,31 @@ def test_changes_from_set_requests():
     assert params.changes(request, specs) == {'costs.effort.weight': [1.0, 2.0]}
     with pytest.raises(TypeError):
         params.changes([Parameter('rate_hz', value='fast')], specs)
+
+
+def test_values_sent_as_other_types_become_the_declared_ones():
+    from rclpy.parameter import Parameter
+    specs = by_name(params.specs(MPCConfig, []))
+    refused = {}
+    sent = [Parameter('bounds.u_min', Parameter.Type.INTEGER_ARRAY, [-1, -2]),
+            Parameter('bounds.x_min', Parameter.Type.BOOL_ARRAY, []),
+            Parameter('rate_hz', Parameter.Type.INTEGER, 20),
+            Parameter('bounds.u_max', Parameter.Type.STRING, 'fast')]
+    got = params.to_declared_types(sent, specs, refused)
+    assert [(p.type_, p.value) for p in got[:3]] == [
+        (Parameter.Type.DOUBLE_ARRAY, [-1.0, -2.0]), (Parameter.Type.DOUBLE_ARRAY, []),
+        (Parameter.Type.DOUBLE, 20.0)]
+    assert list(refused) == ['bounds.u_max']
+    with pytest.raises(TypeError, match='bounds.u_max'):
+        params.changes(got, specs, refused)
+    assert refused == {}
+
+
+def test_values_in_force_of_dotted_names():
+    from casadi_mpc.core.config import load
+    cfg = load(CONFIGS[0])
+    got = params.values_of(cfg, ['rate_hz', 'solver.name', 'nothing.here'])
+    assert got == {'rate_hz': cfg.rate_hz, 'solver.name': cfg.solver.name}
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=os.path.basename)

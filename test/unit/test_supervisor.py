@@ -193,3 +193,18 @@ def test_pacer_restarts_after_a_gap_or_a_clock_jump():
     assert pacer.ready(1.0)         # the clock went back (a simulation restarted)
     pacer.stepped(1.0, p)
     assert not pacer.ready(1.04) and pacer.ready(1.06)
+
+
+def test_every_kind_of_mode_change_is_logged_at_most_once_per_interval():
+    from casadi_mpc.core.supervisor import ModeLog
+    log = ModeLog(2.0)
+    assert log.change(Mode.NO_STATE, 0.0) == 0
+    assert log.change(Mode.NO_STATE, 0.1) is None          # no change
+    assert log.change(Mode.NORMAL, 0.2) == 0
+    assert log.change(Mode.FALLBACK, 0.3) == 0
+    assert log.change(Mode.SAFE, 0.4) == 0                 # not hidden behind FALLBACK
+    assert log.change(Mode.NORMAL, 0.5) is None            # NORMAL said 0.3 s ago
+    assert log.change(Mode.SAFE, 0.6) is None
+    assert log.change(Mode.NORMAL, 0.7) is None
+    assert log.change(Mode.SAFE, 2.5) == 1                 # with the one left out
+    assert log.change(Mode.NORMAL, 2.6) == 2

@@ -190,6 +190,29 @@ class Pacer:
         self.last = now
 
 
+class ModeLog:
+    """Which mode changes to log: each change into a mode, at most once per ``interval``
+    seconds per mode (a flapping controller does not flood the log, and a change into SAFE is
+    never hidden behind a change into FALLBACK). ``change`` returns None when the change is not
+    to be logged, else how many changes into that mode were left out since its last line."""
+
+    def __init__(self, interval):
+        self.interval = float(interval)
+        self.previous = None
+        self._last, self._skipped = {}, {}
+
+    def change(self, mode, now):
+        previous, self.previous = self.previous, mode
+        if mode == previous:
+            return None
+        last = self._last.get(mode)
+        if last is not None and 0.0 <= now - last < self.interval:
+            self._skipped[mode] = self._skipped.get(mode, 0) + 1
+            return None
+        self._last[mode] = now
+        return self._skipped.pop(mode, 0)
+
+
 def _fmt(value):
     return 'unknown' if value is None else '%.3g' % value
 

@@ -38,7 +38,7 @@ from ..core.config import ConfigError, MPCConfig, parse, with_changes
 from ..core.controller import MPCController
 from ..core.health import Health
 from ..core.solvers import Builds
-from ..core.supervisor import EnergyMeter, Mode, Pacer, Supervisor
+from ..core.supervisor import EnergyMeter, Mode, ModeLog, Pacer, Supervisor
 
 LOG_EVERY = 2.0   # [s] throttle for repeated warnings
 SWITCH_INTERVAL = 2e-4   # [s] GIL hand-over: the state thread waits at most this long
@@ -126,6 +126,7 @@ class MpcNode(LifecycleNode):
         self.health = Health(self.cfg.diagnostics_period, start=self._steady_seconds())
         self.x, self.x_stamp, self.x_header = None, None, None
         self.last = None          # (decision, result) of the last step
+        self.mode_log = ModeLog(LOG_EVERY)
         self.pacer = Pacer()      # state trigger: at most rate_hz on the node clock
         self.out = MpcOutputs(self, model)
         self.out.configure(self.cfg)
@@ -404,13 +405,15 @@ class MpcNode(LifecycleNode):
             self.out.prediction(result, stamp, self.cfg)
         self.energy.add(self.x if decision.mode != Mode.STALE else None, decision.command,
                         1.0 / self.cfg.rate_hz)
-        previous = self.last[0].mode if self.last else None
         self.last = (decision, result)
-        if decision.mode != previous and decision.mode == Mode.NORMAL:
-            self.get_logger().info('mode NORMAL', throttle_duration_sec=LOG_EVERY)
-        elif decision.mode != previous:
-            self.get_logger().warning('mode %s: %s' % (decision.mode.value, decision.reason),
-                                      throttle_duration_sec=LOG_EVERY)
+        skipped = self.mode_log.change(decision.mode, self._steady_seconds())
+        if skipped is not None:
+            more = ' (%d more changes into it since its last line)' % skipped if skipped else ''
+            if decision.mode == Mode.NORMAL:
+                self.get_logger().info('mode NORMAL' + more)
+            else:
+                self.get_logger().warning('mode %s: %s%s' % (decision.mode.value,
+                                                             decision.reason, more))
 
     def _follow_config(self):
         self._configure_supervisor()
