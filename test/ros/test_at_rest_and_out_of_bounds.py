@@ -3,6 +3,7 @@ back inside them, not declared infeasible for good."""
 import time
 
 import numpy as np
+from lifecycle_msgs.msg import Transition
 
 
 def test_at_rest_at_the_goal_every_step_succeeds(systems, probe):
@@ -25,11 +26,17 @@ def speed(values):
 
 def test_a_state_beyond_the_speed_bound_is_steered_back(systems, probe):
     """The point mass starts at 1.3 m/s, above its bound of 1.0 m/s: the commands brake it
-    back inside the bound within a second, and it then reaches its goal."""
-    system = systems.sim('double_integrator', real_time_factor=2.0,
+    back inside the bound within a second, and it then reaches its goal. The controller is
+    managed, so that control starts only once this test hears its telemetry (the simulator
+    holds the start until the first command)."""
+    system = systems.sim('double_integrator', real_time_factor=2.0, mpc={'managed': True},
                          sim={'initial_state': [0.0, 0.0, 0.0, -1.3]})
     diag = probe.diagnostics()
-    probe.wait_for(lambda: len(diag) > 0 and diag.value('state') not in (None, 'nan'), 30,
+    assert probe.change_state('mpc_node', Transition.TRANSITION_CONFIGURE)
+    probe.wait_for(lambda: diag.subscription.get_publisher_count() > 0, 30,
+                   'the telemetry matched', system.check)
+    assert probe.change_state('mpc_node', Transition.TRANSITION_ACTIVATE)
+    probe.wait_for(lambda: any(v.get('state') not in (None, 'nan') for v in diag.msgs), 30,
                    'the controller seeing the state', system.check)
     first = next(v for v in diag.msgs if v.get('state') not in (None, 'nan'))
     assert speed(first) > 1.2

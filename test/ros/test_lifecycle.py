@@ -2,21 +2,15 @@
 import time
 
 from geometry_msgs.msg import Twist
-from lifecycle_msgs.msg import State, Transition
-from lifecycle_msgs.srv import ChangeState, GetState
-
-LABELS = {State.PRIMARY_STATE_UNCONFIGURED: 'unconfigured', State.PRIMARY_STATE_INACTIVE:
-          'inactive', State.PRIMARY_STATE_ACTIVE: 'active'}
+from lifecycle_msgs.msg import Transition
 
 
-def state_of(probe, node='mpc_node'):
-    response = probe.call(GetState, '/%s/get_state' % node, GetState.Request(), timeout=30)
-    return LABELS.get(response.current_state.id, response.current_state.label)
+def state_of(probe):
+    return probe.lifecycle_state('mpc_node')
 
 
-def change(probe, transition, node='mpc_node'):
-    request = ChangeState.Request(transition=Transition(id=transition))
-    return probe.call(ChangeState, '/%s/change_state' % node, request, timeout=60).success
+def change(probe, transition):
+    return probe.change_state('mpc_node', transition)
 
 
 def test_managed_node_controls_only_while_active(systems, probe):

@@ -11,6 +11,8 @@ import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.parameter import Parameter, parameter_value_to_python
@@ -167,8 +169,8 @@ class Probe:
     def diagnostics(self, node_name='mpc_node'):
         """The per-step telemetry of ``node_name`` (a name or a path like /ns/mpc_node)."""
         rec = Diagnostics(node_name)
-        self.node.create_subscription(DiagnosticArray, '%s/telemetry' % node_name, rec,
-                                      qos.DIAGNOSTICS)
+        rec.subscription = self.node.create_subscription(
+            DiagnosticArray, '%s/telemetry' % node_name, rec, qos.DIAGNOSTICS)
         return rec
 
     def status(self, node_name='mpc_node'):
@@ -225,6 +227,17 @@ class Probe:
                         raise
         finally:
             self.node.destroy_client(client)
+
+    def change_state(self, node_name, transition, timeout=60.0):
+        """Call <node>/change_state with a lifecycle_msgs Transition id; True on success."""
+        request = ChangeState.Request(transition=Transition(id=transition))
+        return self.call(ChangeState, '/%s/change_state' % node_name, request, timeout).success
+
+    def lifecycle_state(self, node_name, timeout=30.0):
+        """The label of a lifecycle node's current state ('unconfigured', 'active', ...)."""
+        response = self.call(GetState, '/%s/get_state' % node_name, GetState.Request(),
+                             timeout)
+        return response.current_state.label
 
     def set_parameters(self, node_name, values, timeout=10.0):
         """Call <node>/set_parameters (rcl_interfaces/SetParameters); one result per value."""
