@@ -54,7 +54,8 @@ def test_stale_state_is_an_error_on_diagnostics_at_once(systems, probe, trigger)
         'diagnostics_period': 60.0, 'goal': [3.0, 0.0, 0.0]})
     telemetry, status = probe.diagnostics(), probe.status()
     odom = probe.publisher(Odometry, 'odom', qos.STATE)
-    probe.publish_until(odom, odometry(), lambda: telemetry.value('mode') == 'NORMAL', 30,
+    probe.publish_until(odom, lambda: probe.stamped(odometry()),
+                        lambda: telemetry.value('mode') == 'NORMAL', 30,
                         'the controller running', system.check)
     # the states stop: after state_timeout the steps are STALE
     probe.wait_for(lambda: status.level() == ERROR, 10, 'an ERROR status', system.check)

@@ -61,7 +61,7 @@ def test_bad_joint_states_rejected_then_safe_hold(systems, probe):
     pub = probe.publisher(JointState, 'joint_states', qos.STATE)
     # a good state with the joints in another order plus a joint the model does not have
     good = arm_state(['gripper', 'joint2', 'joint1'], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0])
-    timer = probe.node.create_timer(0.02, lambda: pub.publish(good))
+    timer = probe.node.create_timer(0.02, lambda: pub.publish(probe.stamped(good)))
     probe.wait_for(lambda: diag.value('mode') not in (None, 'NO_STATE'), 30,
                    'the state accepted', system.check)
     bad = [arm_state(['joint1', 'joint2'], [float('nan'), 0.0], [0.0, 0.0]),
@@ -96,15 +96,20 @@ def test_bad_odometry_and_wrong_frame_goal_rejected(systems, probe):
     msg.header.frame_id = 'odom'
     msg.pose.pose.orientation.w = 1.0
     nan = Odometry()
+    nan.header.frame_id = 'odom'
     nan.pose.pose.position.x = float('nan')
     nan.pose.pose.orientation.w = 1.0
     zero_q = Odometry()
+    zero_q.header.frame_id = 'odom'
     zero_q.pose.pose.orientation.w = 0.0
-    probe.publish_until(odom, msg, lambda: diag.value('mode') == 'NORMAL', 30,
+    probe.publish_until(odom, lambda: probe.stamped(msg),
+                        lambda: diag.value('mode') == 'NORMAL', 30,
                         'the controller running', system.check)
-    probe.publish_until(odom, nan, lambda: diag.number('rejected_messages') >= 1, 10,
+    probe.publish_until(odom, lambda: probe.stamped(nan),
+                        lambda: diag.number('rejected_messages') >= 1, 10,
                         'NaN odometry rejected', system.check)
-    probe.publish_until(odom, zero_q, lambda: 'zero quaternion' in diag.value('last_rejection'),
+    probe.publish_until(odom, lambda: probe.stamped(zero_q),
+                        lambda: 'zero quaternion' in diag.value('last_rejection'),
                         10, 'a zero quaternion rejected', system.check)
     before = diag.value('goal')
     goal = probe.publisher(PoseStamped, 'goal_pose')

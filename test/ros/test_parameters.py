@@ -12,8 +12,9 @@ def test_invalid_parameter_sets_are_rejected_with_reason(systems, probe):
     diag = probe.diagnostics()
     odom = probe.publisher(Odometry, 'odom', qos.STATE)
     state = Odometry()
+    state.header.frame_id = 'odom'
     state.pose.pose.orientation.w = 1.0
-    probe.node.create_timer(0.05, lambda: odom.publish(state))   # the test plays the robot
+    probe.node.create_timer(0.05, lambda: odom.publish(probe.stamped(state)))   # the robot
     probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 30, 'the controller running',
                    system.check)
     builds = diag.value('solver_builds')

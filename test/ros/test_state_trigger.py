@@ -13,12 +13,16 @@ TRANSPORT_SLACK = 0.2   # [s] scheduling and delivery on a loaded 2-core machine
 STATE = {'control_trigger': 'state'}
 
 
-def odometry(sec):
+def odometry(probe, offset=0.0):
+    """A state at the origin stamped now (+ ``offset`` s), as a driver stamps it."""
     msg = Odometry()
     msg.header.frame_id = 'odom'
-    msg.header.stamp.sec = sec
     msg.pose.pose.orientation.w = 1.0
-    return msg
+    return probe.stamped(msg, offset)
+
+
+def stamp_text(msg):
+    return '%d.%09d' % (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
 
 def is_zero(m):
@@ -48,22 +52,24 @@ def test_one_step_per_state_message_then_safe_command_on_stale_state(systems, pr
     cmd = probe.record(Twist, 'cmd_vel')
     diag = probe.diagnostics()
     odom = probe.publisher(Odometry, 'odom', qos.STATE)
-    probe.publish_until(odom, odometry(1), lambda: diag.value('mode') == 'NORMAL', 30,
+    probe.publish_until(odom, lambda: odometry(probe), lambda: diag.value('mode') == 'NORMAL',
+                        30,
                         'the controller running', system.check)
+    before = {d.get('state_stamp') for d in diag.msgs}   # the states of the start-up
     sent = []   # (publish time, stamp) of the states that must each be solved once
 
     def send():
         if len(sent) < count:
-            stamp = 1000 + len(sent)
-            odom.publish(odometry(stamp))
-            sent.append((time.monotonic(), '%d.%09d' % (stamp, 0)))
+            msg = odometry(probe)
+            odom.publish(msg)
+            sent.append((time.monotonic(), stamp_text(msg)))
             # a second state right behind it: at most rate_hz, so it must not be solved
-            odom.publish(odometry(stamp + 1000))
+            odom.publish(odometry(probe, 1e-4))
     timer = probe.node.create_timer(5.0 / rate, send)   # states well apart: 5 periods
 
     def solved():
         return [d['state_stamp'] for d in diag.since(sent[0][0])
-                if d.get('mode') == 'NORMAL' and d['state_stamp'] != '1.000000000']
+                if d.get('mode') == 'NORMAL' and d['state_stamp'] not in before]
 
     def commands():
         return cmd.since(sent[0][0]) if sent else []
@@ -87,11 +93,12 @@ def test_bad_state_messages_are_counted_and_the_next_good_one_is_solved(systems,
     cmd = probe.record(Twist, 'cmd_vel')
     diag = probe.diagnostics()
     odom = probe.publisher(Odometry, 'odom', qos.STATE)
-    probe.publish_until(odom, odometry(1), lambda: diag.value('mode') == 'NORMAL', 30,
+    probe.publish_until(odom, lambda: odometry(probe), lambda: diag.value('mode') == 'NORMAL',
+                        30,
                         'the controller running', system.check)
-    bad = odometry(2)
+    bad = odometry(probe)
     bad.pose.pose.position.x = float('nan')
-    zero_rotation = odometry(3)
+    zero_rotation = odometry(probe)
     zero_rotation.pose.pose.orientation.w = 0.0
     for msg in (bad, zero_rotation):
         odom.publish(msg)
@@ -99,8 +106,9 @@ def test_bad_state_messages_are_counted_and_the_next_good_one_is_solved(systems,
                    'both bad states rejected', system.check)
     assert 'odometry' in diag.value('last_rejection')
     t0 = time.monotonic()
-    odom.publish(odometry(4))
-    probe.wait_for(lambda: any(d.get('state_stamp') == '4.000000000' and
+    good = odometry(probe)
+    odom.publish(good)
+    probe.wait_for(lambda: any(d.get('state_stamp') == stamp_text(good) and
                                d.get('mode') == 'NORMAL' for d in diag.since(t0)), 10,
                    'the next good state solved', system.check)
     assert all(abs(m.linear.x) <= 1.0 for m in cmd.msgs)

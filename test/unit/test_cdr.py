@@ -23,7 +23,8 @@ def odometry(frame='odom', child='base_link', seed=0):
     msg.header.frame_id, msg.child_frame_id = frame, child
     p, q = msg.pose.pose.position, msg.pose.pose.orientation
     p.x, p.y, p.z = rng.normal(size=3)
-    q.x, q.y, q.z, q.w = rng.normal(size=4)
+    rotation = rng.normal(size=4)
+    q.x, q.y, q.z, q.w = rotation / np.linalg.norm(rotation)
     msg.pose.covariance = rng.normal(size=36)
     t = msg.twist.twist
     t.linear.x, t.linear.y, t.linear.z = rng.normal(size=3)

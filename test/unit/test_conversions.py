@@ -260,3 +260,43 @@ def test_planar_pose_round_trips_through_the_goal_conversion():
     np.testing.assert_allclose(conv.pose_to_goal(msg, model, 'odom'), [1.5, -0.5, 2.5])
     with pytest.raises(Rejected, match='map'):
         conv.pose_to_goal(conv.planar_pose(0, 0, 0, 'map'), model, 'odom')
+
+
+# ---------------------------------------------------------------------------- stamps, frames
+def stamped_odometry(frame='odom', sec=100, nanosec=0, scale=1.0):
+    from rclpy.serialization import serialize_message
+    msg = Odometry()
+    msg.header.frame_id = frame
+    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
+    msg.pose.pose.orientation.w = scale
+    return serialize_message(msg)
+
+
+def test_state_age_comes_from_the_stamp():
+    now = 100 * 10 ** 9
+    assert conv.state_age((99, 900_000_000), now, 0.5, 0.1) == pytest.approx(0.1)
+    assert conv.state_age((100, 50_000_000), now, 0.5, 0.1) == 0.0   # just ahead: now
+    with pytest.raises(conv.Rejected, match='no stamp'):
+        conv.state_age((0, 0), now, 0.5, 0.1)
+    with pytest.raises(conv.Rejected, match='in the future'):
+        conv.state_age((100 + 3600, 0), now, 0.5, 0.1)
+    with pytest.raises(conv.Rejected, match='older than state_timeout'):
+        conv.state_age((100 - 3600, 0), now, 0.5, 0.1)
+
+
+def test_odometry_frame_and_degenerate_orientation_are_checked():
+    model = build_model('diff_drive')
+    x, stamp = conv.odometry_bytes_to_state(stamped_odometry(), model, 'odom')
+    assert stamp == (100, 0) and np.allclose(x, 0.0)
+    for frame in ('map', ''):
+        with pytest.raises(conv.Rejected, match="frame '%s', expected 'odom'" % frame):
+            conv.odometry_bytes_to_state(stamped_odometry(frame), model, 'odom')
+    with pytest.raises(conv.Rejected, match='not a unit quaternion'):
+        conv.odometry_bytes_to_state(stamped_odometry(scale=1e200), model, 'odom')
+    x, _ = conv.odometry_bytes_to_state(stamped_odometry(scale=1.05), model, 'odom')
+    assert np.allclose(x, 0.0)   # slightly off: normalized
+    # an all-default Odometry: no frame, no stamp
+    from rclpy.serialization import serialize_message
+    blank = serialize_message(Odometry())
+    with pytest.raises(conv.Rejected, match='frame'):
+        conv.odometry_bytes_to_state(blank, model, 'odom')

@@ -139,6 +139,10 @@ class MPCConfig(Strict):
         'else the node warns and runs unchanged', json_schema_extra=STRUCTURAL)
     state_timeout: float = Field(0.5, gt=0, le=60, description='state older than this is '
                                  'stale and stops the robot [s]')
+    max_clock_offset: float = Field(0.5, ge=0, le=10, description='a state stamped further '
+                                    'ahead of the node clock than this is refused (the clocks '
+                                    'disagree) [s]; a state older than state_timeout by its '
+                                    'stamp is stale')
     fallback_steps: int = Field(5, ge=0, le=1000, description='control steps to follow the '
                                 'previous plan after a failed solve before the safe command')
     twist_stamped: bool = Field(False, description='bases: publish TwistStamped, not Twist',

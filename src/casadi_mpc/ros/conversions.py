@@ -59,14 +59,41 @@ def _scalars(values, what):
     return out
 
 
+QUATERNION_TOLERANCE = 0.1   # |norm - 1| above this is no rotation, not a rounding error
+
+
 def _quaternion(q, what):
-    """A unit quaternion (w, x, y, z) from a message's orientation, or from (x, y, z, w)."""
+    """A unit quaternion (w, x, y, z) from a message's orientation, or from (x, y, z, w).
+
+    The norm is taken after scaling by the largest component (no overflow for huge values);
+    a quaternion whose norm is off 1 by more than QUATERNION_TOLERANCE is rejected, a slightly
+    unnormalized one is normalized."""
     x, y, z, w = (q.x, q.y, q.z, q.w) if hasattr(q, 'w') else q
     v = _scalars((w, x, y, z), what + ' orientation')
-    norm = math.sqrt(sum(c * c for c in v))
-    if norm < 1e-6:
+    big = max(abs(c) for c in v)
+    if big < 1e-6:
         raise Rejected('%s orientation is not a rotation (zero quaternion)' % what)
+    norm = big * math.sqrt(sum((c / big) ** 2 for c in v))
+    if abs(norm - 1.0) > QUATERNION_TOLERANCE:
+        raise Rejected('%s orientation is not a unit quaternion (norm %.4g)' % (what, norm))
     return tuple(c / norm for c in v)
+
+
+def state_age(stamp, now_ns, state_timeout, max_clock_offset):
+    """The age [s] of a state stamped ``stamp`` ((sec, nanosec)) at node-clock time ``now_ns``;
+    Rejected for no stamp, a stamp further in the future than ``max_clock_offset`` (the clocks
+    disagree) or older than ``state_timeout``. A stamp up to the offset ahead is age 0."""
+    sec, nanosec = stamp
+    if sec == 0 and nanosec == 0:
+        raise Rejected('state message has no stamp (header.stamp is zero)')
+    age = (now_ns - (sec * 1_000_000_000 + nanosec)) * 1e-9
+    if age < -max_clock_offset:
+        raise Rejected('state is stamped %.3g s in the future (max_clock_offset %.3g s): are '
+                       'the clocks in sync?' % (-age, max_clock_offset))
+    if age > state_timeout:
+        raise Rejected('state is stamped %.3g s ago, older than state_timeout %.3g s'
+                       % (age, state_timeout))
+    return max(age, 0.0)
 
 
 def yaw_of(w, x, y, z):
@@ -101,13 +128,16 @@ def odometry_to_state(msg: Odometry, model):
     return base_state((p.x, p.y, p.z), msg.pose.pose.orientation, (t.x, t.y, t.z), model)
 
 
-def odometry_bytes_to_state(buf, model):
+def odometry_bytes_to_state(buf, model, frame_id=None):
     """Serialized Odometry -> (state, header stamp as (sec, nanosec)), read without building a
-    message object (the control path)."""
+    message object (the control path). With ``frame_id`` the odometry must be in that frame
+    (REP 105: the pose in odom); its twist is taken in its child frame, whatever its name."""
     try:
-        stamp, _, _, position, orientation, linear, _ = cdr.read_odometry(buf)
+        stamp, frame, _, position, orientation, linear, _ = cdr.read_odometry(buf)
     except cdr.CdrError as err:
         raise Rejected('odometry: %s' % err) from None
+    if frame_id is not None:
+        _check_frame(frame, frame_id, 'odometry')
     return base_state(position, orientation, linear, model), stamp
 
 
@@ -129,9 +159,9 @@ def joint_state_to_state(msg: JointState, model):
     return joint_values_to_state(list(msg.name), msg.position, msg.velocity, model)
 
 
-def joint_state_bytes_to_state(buf, model):
+def joint_state_bytes_to_state(buf, model, frame_id=None):
     """Serialized JointState -> (state, header stamp as (sec, nanosec)), read without building a
-    message object (the control path)."""
+    message object (the control path). Joint states name no frame: ``frame_id`` is unused."""
     try:
         stamp, _, names, position, velocity, _ = cdr.read_joint_state(buf)
     except cdr.CdrError as err:

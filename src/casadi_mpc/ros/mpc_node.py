@@ -27,6 +27,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
@@ -220,16 +221,22 @@ class MpcNode(LifecycleNode):
         """A serialized state message: convert, keep, and (state trigger) step at once."""
         started = self.steady.now()
         try:
-            x, header = self._decode(buf, self.model)
+            x, header = self._decode(buf, self.model, self.cfg.frame_id)
+            received = self.get_clock().now()
+            age = conv.state_age(header, received.nanoseconds, self.cfg.state_timeout,
+                                 self.cfg.max_clock_offset)
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
             self._reject(self._state_what, err)
             return
-        self.x, self.x_stamp, self.x_header = x, self.get_clock().now(), header
-        now = self.x_stamp.nanoseconds * 1e-9
+        # the state's age runs from its stamp (a stamp just ahead counts as now)
+        self.x, self.x_header = x, header
+        self.x_stamp = Time(nanoseconds=received.nanoseconds - int(age * 1e9),
+                            clock_type=received.clock_type)
+        now = received.nanoseconds * 1e-9
         if self.on_state and self.active and self.pacer.ready(now):
             # only these steps count for the pace: the timer's safe commands solve nothing
             self.pacer.stepped(now, 1.0 / self.cfg.rate_hz)
-            self._step(started, self.x_stamp)
+            self._step(started, received)
 
     def _on_intake_error(self, err):
         self.get_logger().error('state intake: %r' % (err,), throttle_duration_sec=LOG_EVERY)

@@ -195,11 +195,19 @@ class Probe:
                 raise TimeoutError('timed out after %.1f s waiting for %s' % (timeout, what))
             time.sleep(0.01)
 
+    def stamped(self, msg, offset=0.0):
+        """``msg`` with its header stamped now (+ ``offset`` s) on this node's (wall) clock, as
+        a driver stamps its state messages."""
+        t = self.node.get_clock().now().nanoseconds + int(offset * 1e9)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(t, 1_000_000_000)
+        return msg
+
     def publish_until(self, pub, msg, condition, timeout, what, check=None, period=0.1):
-        """Publish ``msg`` every ``period`` s until ``condition`` holds (discovery races)."""
+        """Publish ``msg`` (or what a callable ``msg`` returns, e.g. a freshly stamped state)
+        every ``period`` s until ``condition`` holds (discovery races)."""
         deadline = time.monotonic() + timeout
         while True:
-            pub.publish(msg)
+            pub.publish(msg() if callable(msg) else msg)
             try:
                 return self.wait_for(condition, period, what, check)
             except TimeoutError:
