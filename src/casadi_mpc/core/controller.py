@@ -181,12 +181,16 @@ class MPCController:
 
     def _check_goal(self, goal, key='goal'):
         t, m = self.tuning, self.model
-        outside = [(m.states[i], goal[i], t.x_lb[i], t.x_ub[i]) for i in range(m.nx)
+        joints = list(m.joint_names)
+
+        def label(i):   # arms: the joint's name too
+            return m.states[i].name + (' (%s)' % joints[i] if i < len(joints) else '')
+        outside = [(label(i), goal[i], m.states[i].unit, t.x_lb[i], t.x_ub[i])
+                   for i in range(m.nx)
                    if i not in m.wrap and not t.x_lb[i] <= goal[i] <= t.x_ub[i]]
         if outside:
             raise ValueError('%s outside the state bounds: %s' % (key, '; '.join(
-                '%s = %.4g %s not in [%.4g, %.4g]' % (s.name, g, s.unit, lo, hi)
-                for s, g, lo, hi in outside)))
+                '%s = %.4g %s not in [%.4g, %.4g]' % row for row in outside)))
 
     def set_reference(self, ref):
         """A reference state per stage, shape (N+1, nx), or None to track the goal."""
