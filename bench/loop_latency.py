@@ -33,11 +33,9 @@ import time
 import numpy as np
 import yaml
 
+from casadi_mpc.loopback import LOOPBACK
 import transport_floor
 from standard import UNICYCLE
-
-LOOPBACK = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '127.0.0.1',
-            'PYTHONUNBUFFERED': '1'}
 
 
 def parameter_file(directory, rate, solver, trigger, compiled, realtime=0):
@@ -81,7 +79,7 @@ class Listener:
         from geometry_msgs.msg import TwistStamped
         from nav_msgs.msg import Odometry
         from casadi_mpc.ros import qos
-        from casadi_mpc.ros.probe import Probe
+        from casadi_mpc.tools.probe import Probe
         self.probe = Probe(domain, 'loop_latency')
         self.node = self.probe.node
         self.arrivals, self.steps, self.recording, self.mode = {}, {}, False, None

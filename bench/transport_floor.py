@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-LOOPBACK = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '127.0.0.1',
-            'PYTHONUNBUFFERED': '1'}
+from casadi_mpc.loopback import LOOPBACK
+
 TOPIC = 'floor_odom'
 SETTLE = 1.0   # [s] left out at the start (discovery, first allocations)
 

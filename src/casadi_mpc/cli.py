@@ -6,9 +6,9 @@ from importlib import import_module
 # subcommand -> (module, function taking argv, help); modules import lazily so the offline
 # commands never load rclpy
 COMMANDS = {
-    'simulate': ('casadi_mpc.core.simulate_cli', 'main',
+    'simulate': ('casadi_mpc.tools.simulate', 'main',
                  'offline closed loop (controller + plant, no ROS) with summary and plot'),
-    'demo': ('casadi_mpc.demo', 'main',
+    'demo': ('casadi_mpc.tools.demo', 'main',
              'simulated diff-drive loop over ROS 2 (sim + mpc nodes), summary and PNG report'),
     'launch': ('casadi_mpc.runner', 'main',
                'start the system (sim | robot) as processes, like ros2 launch'),

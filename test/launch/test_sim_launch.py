@@ -22,7 +22,8 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource  # n
 from casadi_mpc import bringup  # noqa: E402
 from casadi_mpc.core.config import load  # noqa: E402
 from casadi_mpc.ros.conversions import planar_pose  # noqa: E402
-from casadi_mpc.ros.probe import LOOPBACK, Probe, domain_id  # noqa: E402
+from casadi_mpc.loopback import domain_id, LOOPBACK  # noqa: E402
+from casadi_mpc.tools.probe import Probe  # noqa: E402
 from casadi_mpc.runner import launch_available  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not launch_available(), reason='casadi_mpc is not installed '

@@ -15,7 +15,8 @@ from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
 
 from casadi_mpc import bringup  # noqa: E402
 from casadi_mpc.ros.conversions import planar_pose  # noqa: E402
-from casadi_mpc.ros.probe import Domain, LOOPBACK, Probe  # noqa: E402
+from casadi_mpc.loopback import Domain, LOOPBACK  # noqa: E402
+from casadi_mpc.tools.probe import Probe  # noqa: E402
 from casadi_mpc.runner import System  # noqa: E402
 
 # every ROS participant of the test run (this process and its children) stays on loopback

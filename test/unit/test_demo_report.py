@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from casadi_mpc import demo
+from casadi_mpc.tools import demo
 from casadi_mpc.core.config import parse
 from casadi_mpc.core.models import build_model
 

@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from casadi_mpc.ros.probe import Domain, DOMAINS
+from casadi_mpc.loopback import Domain, DOMAINS
 
 
 def test_domains_follow_the_base_and_are_never_shared():
@@ -10,7 +10,7 @@ def test_domains_follow_the_base_and_are_never_shared():
     a, b = Domain(base=200), Domain(base=200)
     assert 200 < a.id < b.id
     # another process (a second test run) skips the ids this one holds
-    other = subprocess.run([sys.executable, '-c', 'from casadi_mpc.ros.probe import Domain; '
+    other = subprocess.run([sys.executable, '-c', 'from casadi_mpc.loopback import Domain; '
                             'print(Domain(base=200).id)'], capture_output=True, text=True,
                            check=True)
     assert int(other.stdout) not in (a.id, b.id)

@@ -220,9 +220,15 @@ class MpcNode(LifecycleNode):
     def _on_state(self, buf):
         """A serialized state message: convert, keep, and (state trigger) step at once."""
         started = self.steady.now()
+        received = self.get_clock().now()
+        if received.nanoseconds == 0:
+            # simulated time before the first /clock message: no age can be judged yet (the
+            # message is not at fault, so it is not counted as rejected)
+            self.get_logger().info('waiting for the node clock (/clock) before taking states',
+                                   throttle_duration_sec=LOG_EVERY)
+            return
         try:
             x, header = self._decode(buf, self.model, self.cfg.frame_id)
-            received = self.get_clock().now()
             age = conv.state_age(header, received.nanoseconds, self.cfg.state_timeout,
                                  self.cfg.max_clock_offset)
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:

@@ -5,10 +5,10 @@ import sys
 
 import numpy as np
 
-from . import closed_loop
-from .config import ConfigError, load, with_changes
-from .controller import MPCController
-from .solvers import COMPILABLE
+from ..core import closed_loop
+from ..core.config import ConfigError, load, with_changes
+from ..core.controller import MPCController
+from ..core.solvers import COMPILABLE
 
 
 def parse_args(argv):

@@ -14,9 +14,9 @@ from nav_msgs.msg import Path
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from . import conversions as conv, qos
-from .diagnostics import parse_numbers, values_of
 from .probe import Probe
+from ..ros import conversions as conv, qos
+from ..ros.diagnostics import parse_numbers, values_of
 
 
 class Observer:

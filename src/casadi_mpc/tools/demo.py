@@ -13,14 +13,12 @@ import time
 
 import numpy as np
 
-from . import bringup
-from .core import closed_loop, sim_config
-from .core.config import ConfigError, load
-from .core.models import build_model
-from .runner import NodeDied, System
-
-LOOPBACK = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_STATIC_PEERS': '127.0.0.1',
-            'PYTHONUNBUFFERED': '1', 'MPLBACKEND': 'Agg'}
+from .. import bringup
+from ..core import closed_loop, sim_config
+from ..core.config import ConfigError, load
+from ..core.models import build_model
+from ..loopback import LOOPBACK
+from ..runner import NodeDied, System
 
 
 def parse_args(argv):
@@ -56,7 +54,7 @@ def run(args, out=sys.stdout):
         raise ConfigError('goal: %d values needed (%s)' % (model.nx, ', '.join(
             model.state_names)))
     domain = ros_environment()
-    from .ros.observer import Observer
+    from .observer import Observer
     launch_args = {'robot': args.robot, 'params_file': params_file,
                    'real_time_factor': str(args.real_time_factor)}
     # the controller holds the start until the demo sends its goal over the topic
@@ -152,7 +150,7 @@ def plot(model, steps, summary, path):
     """The core's closed-loop report, fed from the controller's telemetry: the steps that name
     both their state and their command (any number of them, none included), with the latest
     predicted horizon where one had arrived."""
-    from .core.report import plot_closed_loop
+    from .report import plot_closed_loop
     rows = [s for s in steps if _sized(s.get('x'), model.nx) is not None
             and _sized(s.get('u'), model.nu) is not None]
     log = closed_loop.Log()
