@@ -27,7 +27,7 @@ def test_sim_runs_simulator_then_controller_on_sim_time():
 def test_robot_remaps_onto_ros2_control():
     (mpc,) = bringup.system('robot', {'robot': 'diff_drive'})
     assert ('cmd_vel', '/diff_drive_controller/cmd_vel') in mpc.remappings
-    assert mpc.parameters == {'use_sim_time': False, 'managed': False, 'twist_stamped': True}
+    assert mpc.parameters == {'use_sim_time': False, 'managed': False}   # twist type: auto
     (arm,) = bringup.system('robot', {'robot': 'urdf_arm', 'remaps': 'joint_states:=/arm/js'})
     assert ('commands', '/forward_effort_controller/commands') in arm.remappings
     assert ('joint_states', '/arm/js') in arm.remappings

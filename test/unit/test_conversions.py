@@ -189,9 +189,9 @@ def test_trajectory_reference_rejections():
 
 # ---------------------------------------------------------------------------- out
 def test_commands_out():
-    t = conv.to_twist([0.5, -1.0])
+    t = conv.to_twist(UNICYCLE, [0.5, -1.0])
     assert isinstance(t, Twist) and (t.linear.x, t.angular.z) == (0.5, -1.0)
-    ts = conv.to_twist_stamped([0.5, -1.0], STAMP, 'base_link')
+    ts = conv.to_twist_stamped(UNICYCLE, [0.5, -1.0], STAMP, 'base_link')
     assert isinstance(ts, TwistStamped) and ts.header.frame_id == 'base_link'
     assert ts.header.stamp == STAMP and ts.twist.linear.x == 0.5
     arr = conv.to_float_array(np.array([1.0, 2.0]))
@@ -228,11 +228,14 @@ def test_twist_commanded_only_for_kinematic_bases():
 # ---------------------------------------------------------------------------- simulator side
 def test_sim_round_trips():
     x = np.array([1.0, -0.5, 2.0])
-    msg = conv.state_to_odometry(x, [0.3, 0.1], UNICYCLE, STAMP, 'odom', 'base_link')
-    assert msg.child_frame_id == 'base_link' and msg.twist.twist.linear.x == 0.3
+    xdot = np.asarray(UNICYCLE.rhs(x, [0.3, 0.1], []), float).ravel()
+    msg = conv.state_to_odometry(x, UNICYCLE, STAMP, 'odom', 'base_link', xdot)
+    assert msg.child_frame_id == 'base_link'
+    assert (msg.twist.twist.linear.x, msg.twist.twist.linear.y) == pytest.approx((0.3, 0.0))
+    assert msg.twist.twist.angular.z == pytest.approx(0.1)
     assert conv.odometry_to_state(msg, UNICYCLE) == pytest.approx(x)
     xp = np.array([1.0, 2.0, -0.3, 0.4])
-    msg = conv.state_to_odometry(xp, [0.0, 0.0], POINT, STAMP, 'odom', 'base_link')
+    msg = conv.state_to_odometry(xp, POINT, STAMP, 'odom', 'base_link')
     assert conv.odometry_to_state(msg, POINT) == pytest.approx(xp)
     xa = np.array([0.1, 0.2, 0.3, 0.4])
     js = conv.state_to_joint_state(xa, ARM, STAMP, effort=[1.0, 2.0])
@@ -243,15 +246,18 @@ def test_sim_round_trips():
 def test_sim_command_inputs():
     t = Twist()
     t.linear.x, t.angular.z = 0.4, -0.2
-    assert conv.twist_to_input(t, UNICYCLE).tolist() == [0.4, -0.2]
+    x0 = np.zeros(3)
+    assert conv.command_to_input(t, UNICYCLE, x0, []).tolist() == [0.4, -0.2]
     ts = TwistStamped()
     ts.twist = t
-    assert conv.twist_to_input(ts, UNICYCLE).tolist() == [0.4, -0.2]
-    assert conv.array_to_input(Float64MultiArray(data=[1.0, 2.0]), ARM).tolist() == [1.0, 2.0]
+    assert conv.command_to_input(ts, UNICYCLE, x0, []).tolist() == [0.4, -0.2]
+    p = ARM.param_vector()
+    assert conv.command_to_input(Float64MultiArray(data=[1.0, 2.0]), ARM, None, p).tolist() \
+        == [1.0, 2.0]
     with pytest.raises(Rejected, match='takes 2'):
-        conv.array_to_input(Float64MultiArray(data=[1.0]), ARM)
+        conv.command_to_input(Float64MultiArray(data=[1.0]), ARM, None, p)
     with pytest.raises(Rejected, match='NaN'):
-        conv.array_to_input(Float64MultiArray(data=[1.0, float('nan')]), ARM)
+        conv.command_to_input(Float64MultiArray(data=[1.0, float('nan')]), ARM, None, p)
 
 
 def test_planar_pose_round_trips_through_the_goal_conversion():

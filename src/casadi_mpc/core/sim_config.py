@@ -9,12 +9,12 @@ from typing import List
 import numpy as np
 from pydantic import Field
 
-from .config import STRUCTURAL, ConfigError, ModelConfig, Strict, node_section, read_yaml, \
-    validate
+from .config import STRUCTURAL, ConfigError, ModelConfig, Strict, default_model, node_section, \
+    read_yaml, validate
 
 
 class SimConfig(Strict):
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: ModelConfig = Field(default_factory=default_model)
     initial_state: List[float] = Field(default_factory=list, description='state at start, in '
                                        "the model's state order and SI units (empty: zeros)",
                                        json_schema_extra=STRUCTURAL)
@@ -36,8 +36,8 @@ class SimConfig(Strict):
     command_timeout: float = Field(0.5, gt=0, le=60, description='commands older than this '
                                    '(simulated time) are dropped: zero velocity for bases, zero '
                                    'torque for arms [s]')
-    twist_stamped: bool = Field(False, description='bases: cmd_vel is TwistStamped, not Twist',
-                                json_schema_extra=STRUCTURAL)
+    twist_stamped: bool = Field(False, description='Twist-commanded models: cmd_vel is '
+                                'TwistStamped, not Twist', json_schema_extra=STRUCTURAL)
     frame_id: str = Field('odom', description='bases: odometry frame',
                           json_schema_extra=STRUCTURAL)
     child_frame_id: str = Field('base_link', description='bases: robot body frame',

@@ -1,9 +1,11 @@
 """sim_node: integrates the controller's model (core Plant) and plays the robot.
 
-Publishes ``odom`` (bases; frame ``frame_id``, child ``child_frame_id``) or ``joint_states``
-(arms) every simulation step, and ``/clock`` when ``publish_clock`` is on. Commands come in on
-``cmd_vel`` (velocity-commanded bases) or ``commands`` (model inputs, e.g. joint torques); a
-command older than ``command_timeout`` (simulated time) is replaced by zero; with
+Plays the robot through the model's ROS interface: publishes its state message (``odom``:
+frame ``frame_id``, child ``child_frame_id``, the twist from the state or its rate; or
+``joint_states``) every simulation step, and ``/clock`` when ``publish_clock`` is on. Commands
+come in on ``cmd_vel`` (Twist, or TwistStamped with ``twist_stamped``) or ``commands`` (the
+model's inputs, e.g. joint torques); a command older than ``command_timeout`` (simulated time)
+is replaced by zero; with
 ``hold_until_command`` the robot keeps its initial state until the first command. The simulation
 steps on a steady wall-clock timer, ``real_time_factor`` simulated seconds per second; the
 simulator itself never runs on simulated time.
@@ -12,19 +14,18 @@ import sys
 
 import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
-from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from . import conversions as conv, params, qos, runtime
 from ..core import sim_config
 from ..core.config import ConfigError
+from ..core.models import interface as itf
 from ..core.plant import Plant
 
 LOG_EVERY = 2.0   # [s]
@@ -62,26 +63,24 @@ class SimNode(Node):
                                   ', publishing /clock' if self.cfg.publish_clock else ''))
 
     def _io(self):
-        m = self.model
-        if m.kind == 'arm':
-            self.state_pub = self.create_publisher(JointState, 'joint_states', qos.STATE_OUT)
+        interface = self.model.interface
+        if interface is None:
+            raise ConfigError('model %s declares no ROS interface' % self.model.name)
+        state, command = interface.state, interface.command
+        self.joint_state = state.kind == itf.JOINT_STATE
+        self.state_pub = self.create_publisher(conv.STATE_OUT[state.kind], state.topic,
+                                               qos.STATE_OUT)
+        if command.kind == itf.TWIST:
+            msg_type = TwistStamped if self.cfg.twist_stamped else Twist
         else:
-            self.state_pub = self.create_publisher(Odometry, 'odom', qos.STATE_OUT)
-        if conv.twist_commanded(m):
-            self.create_subscription(TwistStamped if self.cfg.twist_stamped else Twist,
-                                     'cmd_vel', self._on_command, qos.COMMAND)
-        else:
-            self.create_subscription(Float64MultiArray, 'commands', self._on_command,
-                                     qos.COMMAND)
+            msg_type = Float64MultiArray
+        self.create_subscription(msg_type, command.topic, self._on_command, qos.COMMAND)
         self.clock_pub = (self.create_publisher(ClockMsg, '/clock', qos.CLOCK)
                           if self.cfg.publish_clock else None)
 
     def _on_command(self, msg):
         try:
-            if isinstance(msg, Float64MultiArray):
-                u = conv.array_to_input(msg, self.model)
-            else:
-                u = conv.twist_to_input(msg, self.model)
+            u = conv.command_to_input(msg, self.model, self.plant.x, self.plant.p)
         except conv.Rejected as err:
             self.get_logger().warning('rejected command: %s' % err,
                                       throttle_duration_sec=LOG_EVERY)
@@ -112,11 +111,13 @@ class SimNode(Node):
         stamp = self._stamp()
         if self.clock_pub is not None:
             self.clock_pub.publish(ClockMsg(clock=stamp))
-        if self.model.kind == 'arm':
-            self.state_pub.publish(conv.state_to_joint_state(x, self.model, stamp, u))
+        xdot = np.asarray(self.model.rhs(x, u, self.plant.p), float).ravel()
+        if self.joint_state:
+            self.state_pub.publish(conv.state_to_joint_state(
+                x, self.model, stamp, conv.joint_efforts(self.model, u), xdot))
         else:
             self.state_pub.publish(conv.state_to_odometry_bytes(
-                x, u, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id))
+                x, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id, xdot))
 
     def _stamp(self):
         if self.clock_pub is not None:

@@ -16,14 +16,15 @@ import numpy as np
 from .. import bringup
 from ..core import closed_loop, sim_config
 from ..core.config import ConfigError, load
-from ..core.models import build_model
+from ..core.models import ModelError, build
 from ..loopback import LOOPBACK
 from ..runner import NodeDied, System
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog='casadi-mpc demo', description=__doc__.split('\n\n')[0])
-    ap.add_argument('--robot', default='diff_drive', choices=bringup.ROBOTS)
+    ap.add_argument('--robot', default='diff_drive', help='a built-in model (%s), or '
+                    "another model's name with --params-file" % ', '.join(bringup.robots()))
     ap.add_argument('--params-file', default='', help="default: the package's "
                     'config/<robot>.yaml')
     ap.add_argument('--goal', type=float, nargs='+', help='goal state (default: the goal in '
@@ -47,7 +48,10 @@ def ros_environment():
 def run(args, out=sys.stdout):
     params_file = args.params_file or bringup.default_params_file(args.robot)
     cfg, sim = load(params_file), sim_config.load(params_file)
-    model = build_model(cfg.model.name, **cfg.model.options())
+    try:
+        model = build(cfg.model)
+    except ModelError as err:
+        raise ConfigError(str(err)) from None
     x0 = sim_config.initial_state(sim, model)
     goal = np.asarray(args.goal or cfg.goal, float)
     if goal.shape != (model.nx,):

@@ -1,22 +1,32 @@
 """Differential-drive base as a unicycle: state (x, y, theta), input (v, omega)."""
+from typing import Literal
+
 import casadi as ca
-import numpy as np
 
-from .base import Model, bounds, signals
+from . import interface as itf
+from .base import Model, SafeCommand, signals
+from .options import ModelOptions
 
 
-def build(v_max=1.0, omega_max=2.0, **_):
+class Options(ModelOptions):
+    name: Literal['diff_drive'] = 'diff_drive'
+
+
+def build(options):
     x = ca.SX.sym('x', 3)
     u = ca.SX.sym('u', 2)
     p = ca.SX.sym('p', 0)
     xdot = ca.vertcat(u[0] * ca.cos(x[2]), u[0] * ca.sin(x[2]), u[1])
     return Model(
         name='diff_drive', kind='base',
-        states=signals(['x', 'y', 'theta'], ['m', 'm', 'rad']),
-        inputs=signals(['v', 'omega'], ['m/s', 'rad/s']),
+        states=signals(['x', 'y', 'theta'], ['m', 'm', 'rad'], angles=('theta',)),
+        inputs=signals(['v', 'omega'], ['m/s', 'rad/s'], lower=[-1.0, -2.0], upper=[1.0, 2.0]),
         params=(),
         rhs=ca.Function('diff_drive', [x, u, p], [xdot], ['x', 'u', 'p'], ['xdot']),
-        x_lb=bounds([-np.inf] * 3), x_ub=bounds([np.inf] * 3),
-        u_lb=bounds([-v_max, -omega_max]), u_ub=bounds([v_max, omega_max]),
-        wrap=(2,), position=(0, 1, 2),
+        position=(0, 1, 2), safe=SafeCommand('zero'),
+        interface=itf.Interface(
+            state=itf.odometry(x='position.x', y='position.y', theta='yaw'),
+            command=itf.twist(linear_x='v', angular_z='omega'),
+            driver={'cmd_vel': '/diff_drive_controller/cmd_vel',
+                    'odom': '/diff_drive_controller/odom'}),
     )
