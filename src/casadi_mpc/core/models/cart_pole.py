@@ -51,6 +51,8 @@ def build(options):
     xdot = ca.vertcat(v, omega, qdd)
     return Model(
         name='cart_pole', kind='cart_pole',
+        # theta is not wrapped: the cost then has no seam at the hanging pole, and the swing-up
+        # from theta = pi goes either way (a pole turned over once is turned back)
         states=signals(['p', 'theta', 'v', 'omega'], ['m', 'rad', 'm/s', 'rad/s']),
         inputs=signals(['F'], ['N'], lower=[-F_MAX], upper=[F_MAX]),
         params=signals(['cart_mass', 'pole_mass', 'pole_length', 'gravity', 'cart_friction',
