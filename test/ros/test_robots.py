@@ -15,7 +15,7 @@ from sensor_msgs.msg import JointState
 from casadi_mpc import bringup
 from casadi_mpc.core.config import load
 from casadi_mpc.core.controller import MPCController
-from casadi_mpc.core.models import build
+from casadi_mpc.core.models import build, build_model
 from casadi_mpc.ros import conversions as conv, qos
 
 EXAMPLES = Path(__file__).resolve().parents[2] / 'examples' / 'models'
@@ -83,47 +83,29 @@ def user_params(tmp_path, model, sim_x0, goal, extra=None):
     return str(path)
 
 
+def run_user_model(systems, probe, name, params, goal):
+    """Start sim + mpc for the user model ``name`` (the template's unicycle) and drive it to
+    ``goal`` over the goal topic."""
+    system = systems.start(bringup.system('sim', {'robot': name, 'params_file': params,
+                                                  'real_time_factor': '2.0'}))
+    diag = probe.diagnostics()
+    probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 60, 'the controller running',
+                   system.check)
+    assert diag.value('model') == name
+    send_goal(probe, system, diag, build_model(file=str(EXAMPLES / 'template.py')), goal)
+
+
 def test_user_model_from_a_file(systems, probe, tmp_path):
     model_file = tmp_path / 'my_robot.py'
     model_file.write_text(TEMPLATE)
     params = user_params(tmp_path, {'file': str(model_file)}, [0.0, 0.0, 0.0], [1.0, 0.5, 0.5])
-    system = systems.start(bringup.system('sim', {'robot': 'my_robot', 'params_file': params,
-                                                  'real_time_factor': '2.0'}))
-    diag = probe.diagnostics()
-    probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 60, 'the controller running',
-                   system.check)
-    assert diag.value('model') == 'my_robot'
-    model = build(load(params).model)
-    send_goal(probe, system, diag, model, [1.0, 0.5, 0.5])
+    run_user_model(systems, probe, 'my_robot', params, [1.0, 0.5, 0.5])
 
 
-def test_user_model_from_another_package(systems, probe, tmp_path, ros_env):
-    package = tmp_path / 'site' / 'rover_pkg'
-    package.mkdir(parents=True)
-    (package / '__init__.py').write_text('')
-    (package / 'rover.py').write_text(TEMPLATE.replace('my_robot', 'rover'))
-    info = tmp_path / 'site' / 'rover_pkg-0.1.dist-info'
-    info.mkdir()
-    (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: rover-pkg\nVersion: 0.1\n')
-    (info / 'entry_points.txt').write_text('[casadi_mpc.models]\nrover = rover_pkg.rover\n')
-    systems.env = dict(ros_env, PYTHONPATH=str(tmp_path / 'site'))   # installed for the nodes
+def test_user_model_from_another_package(systems, probe, tmp_path, ros_env, model_package):
+    systems.env = dict(ros_env, PYTHONPATH=model_package('rover'))   # installed for the nodes
     params = user_params(tmp_path, {'name': 'rover'}, [0.0, 0.0, 0.0], [1.0, -0.5, -0.5])
-    system = systems.start(bringup.system('sim', {'robot': 'rover', 'params_file': params,
-                                                  'real_time_factor': '2.0'}))
-    diag = probe.diagnostics()
-    probe.wait_for(lambda: diag.value('mode') == 'NORMAL', 60, 'the controller running',
-                   system.check)
-    assert diag.value('model') == 'rover'
-    sys.path.insert(0, str(tmp_path / 'site'))
-    try:
-        import importlib
-        importlib.invalidate_caches()
-        model = build(load(params).model)
-    finally:
-        sys.path.remove(str(tmp_path / 'site'))
-        sys.modules.pop('rover_pkg.rover', None)
-        sys.modules.pop('rover_pkg', None)
-    send_goal(probe, system, diag, model, [1.0, -0.5, -0.5])
+    run_user_model(systems, probe, 'rover', params, [1.0, -0.5, -0.5])
 
 
 def test_a_broken_user_model_stops_the_node_with_one_line(tmp_path, ros_env):

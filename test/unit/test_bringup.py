@@ -34,6 +34,40 @@ def test_robot_remaps_onto_ros2_control():
     assert ('joint_states', '/joint_states') not in arm.remappings
 
 
+@pytest.mark.parametrize('robot, driver', [
+    ('ackermann', ('cmd_vel', '/ackermann_steering_controller/reference')),
+    ('omni', ('cmd_vel', '/mecanum_drive_controller/reference')),
+    ('cart_pole', ('commands', '/forward_effort_controller/commands')),
+    ('double_integrator', ('odom', '/odometry/filtered'))])
+def test_robot_mode_maps_onto_the_driver_the_model_declares(robot, driver):
+    (mpc,) = bringup.system('robot', {'robot': robot})
+    assert driver in mpc.remappings
+    assert 'twist_stamped' not in mpc.parameters   # the node's auto unless given
+
+
+def test_twist_stamped_argument_reaches_both_nodes():
+    sim, mpc = bringup.system('sim', {'twist_stamped': 'true'})
+    assert sim.parameters['twist_stamped'] is True and mpc.parameters['twist_stamped'] == 'true'
+    assert 'twist_stamped:=true' in mpc.ros_args()
+    sim, mpc = bringup.system('sim', {'twist_stamped': 'auto'})
+    assert 'twist_stamped' not in sim.parameters and mpc.parameters['twist_stamped'] == 'auto'
+    (mpc,) = bringup.system('robot', {'twist_stamped': 'False'})
+    assert mpc.parameters['twist_stamped'] == 'false'
+
+
+def test_a_user_model_runs_from_its_parameter_file(tmp_path):
+    example = Path(__file__).resolve().parents[2] / 'examples' / 'models' / 'template.py'
+    params = tmp_path / 'my_robot.yaml'
+    params.write_text('mpc_node:\n  ros__parameters:\n    model:\n      file: %s\n'
+                      '    costs:\n      effort: {}\n' % example)
+    (mpc,) = bringup.system('robot', {'robot': 'my_robot', 'params_file': str(params)})
+    assert ('cmd_vel', '/diff_drive_controller/cmd_vel') in mpc.remappings
+    broken = tmp_path / 'broken.yaml'
+    broken.write_text(params.read_text().replace(str(example), '/nowhere/robot.py'))
+    with pytest.raises(ValueError, match='model.file'):
+        bringup.system('robot', {'robot': 'my_robot', 'params_file': str(broken)})
+
+
 def test_namespace_rewrites_the_parameter_file_sections():
     import yaml
     (mpc,) = bringup.system('robot', {'robot': 'diff_drive', 'namespace': 'fleet/robot1'})
@@ -60,7 +94,8 @@ def test_overrides_and_namespace_reach_the_command_line():
 
 
 @pytest.mark.parametrize('args, message', [
-    ({'robot': 'tank'}, 'robot'), ({'robots': 'x'}, 'unknown argument'),
+    ({'robot': 'tank'}, "robot 'tank' is no built-in .*params_file:="),
+    ({'robots': 'x'}, 'unknown argument'), ({'twist_stamped': 'maybe'}, 'auto, true, false'),
     ({'params_file': '/nonexistent.yaml'}, 'does not exist'),
     ({'remaps': 'cmd_vel'}, 'from:=to'), ({'use_sim_time': 'maybe'}, 'true or false')])
 def test_bad_arguments(args, message):

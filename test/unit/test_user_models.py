@@ -1,8 +1,6 @@
 """User models: from a file, from another package's entry point, and broken ones refused with
 one line naming the problem."""
-import importlib
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,25 +47,8 @@ def test_a_file_model_takes_its_options_and_checks_its_name(tmp_path):
         parse({'model': {'name': 'diff_drive', 'file': path}, 'costs': COSTS})
 
 
-@pytest.fixture
-def installed_package(tmp_path, monkeypatch):
-    """A small package that ships the model 'rover' through the entry-point group."""
-    package = tmp_path / 'rover_pkg'
-    package.mkdir()
-    (package / '__init__.py').write_text('')
-    (package / 'rover.py').write_text(TEMPLATE.replace('my_robot', 'rover'))
-    info = tmp_path / 'rover_pkg-0.1.dist-info'
-    info.mkdir()
-    (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: rover-pkg\nVersion: 0.1\n')
-    (info / 'entry_points.txt').write_text('[casadi_mpc.models]\nrover = rover_pkg.rover\n')
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    yield tmp_path
-    sys.modules.pop('rover_pkg.rover', None)
-    sys.modules.pop('rover_pkg', None)
-
-
-def test_a_model_from_another_package(installed_package):
+def test_a_model_from_another_package(model_package, monkeypatch):
+    monkeypatch.syspath_prepend(model_package('rover'))
     assert 'rover' in known_names()
     model = build_model('rover')
     assert model.name == 'rover' and model.state_names == ['x', 'y', 'theta']
