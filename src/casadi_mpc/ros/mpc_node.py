@@ -31,7 +31,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from . import conversions as conv, diagnostics, params, qos, runtime
+from . import conversions as conv, diagnostics, param_files, params, qos, runtime
 from .intake import StateIntake
 from .mpc_outputs import MpcOutputs
 from ..core import closed_loop
@@ -61,7 +61,7 @@ class MpcNode(LifecycleNode):
     the solver and creates the topics, activate starts control, deactivate sends the safe
     command and stops, cleanup frees the controller."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, argv=None, **kwargs):
         super().__init__('mpc_node', **kwargs)
         self.lock = threading.RLock()
         self.intake = None
@@ -70,7 +70,9 @@ class MpcNode(LifecycleNode):
         self.timer = self.watchdog = None
         self._entities = []
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.cfg, self.model, self.specs = params.declare_with_model(self, MPCConfig, parse)
+        given = param_files.overrides(sys.argv if argv is None else argv, 'mpc_node')
+        self.cfg, self.model, self.specs = params.declare_with_model(self, MPCConfig, parse,
+                                                                     given)
         self.get_logger().debug('configuration: %s' % self.cfg.model_dump())
         self.loop = LoopPolicy(self.cfg.rate_hz, self.cfg.state_timeout,
                                self.cfg.control_trigger)
