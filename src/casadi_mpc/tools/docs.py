@@ -1,0 +1,228 @@
+"""`casadi-mpc docs`: the README's parameter tables, generated from the schemas, and its table
+of robots, generated from the models' declarations.
+
+The pydantic schemas (``core/config.py``, ``core/sim_config.py``) are the one place that defines
+every parameter's name, type, default, range, unit and meaning; this renders them as the
+Markdown tables between the README's ``<!-- parameters:begin -->`` and ``<!-- parameters:end -->``
+markers. ``--check`` (and a unit test) fails when the README is stale; ``--write`` rewrites it.
+"""
+import argparse
+import math
+import sys
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel
+
+BEGIN, END = '<!-- parameters:begin -->', '<!-- parameters:end -->'
+ROBOTS_BEGIN, ROBOTS_END = '<!-- robots:begin -->', '<!-- robots:end -->'
+README = Path(__file__).resolve().parents[3] / 'README.md'
+
+
+def _is_model(annotation):
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _type_text(annotation):
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return ' | '.join('`%s`' % c for c in typing.get_args(annotation))
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return '%s[]' % _type_text(item)
+    return {bool: 'bool', int: 'int', float: 'double', str: 'string'}.get(
+        annotation, getattr(annotation, '__name__', str(annotation)))
+
+
+def _range_text(field):
+    parts = []
+    for m in field.metadata:
+        for attr, op in (('ge', '≥'), ('gt', '>'), ('le', '≤'), ('lt', '<')):
+            value = getattr(m, attr, None)
+            if value is not None:
+                parts.append('%s %s' % (op, value))
+    return ', '.join(parts)
+
+
+def _default_text(field):
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, BaseModel):
+        return ''
+    if default == [] or default == {}:
+        return 'empty'
+    if isinstance(default, bool):
+        return 'true' if default else 'false'
+    if isinstance(default, str):
+        return '`%s`' % default if default else "''"
+    return '`%s`' % (default,)
+
+
+def _cell(text):
+    return str(text).replace('|', '\\|').replace('\n', ' ')
+
+
+def rows(schema, prefix=''):
+    """(key, type, default, range, description) for every leaf of ``schema``, dotted; dict
+    fields of models appear once with a ``<name>`` placeholder."""
+    from ..core.models import ModelOptions
+    out = []
+    for name, field in schema.model_fields.items():
+        key = prefix + name
+        annotation = field.annotation
+        if annotation is ModelOptions:
+            out += model_rows(key + '.')
+            continue
+        if _is_model(annotation):
+            out += rows(annotation, key + '.')
+            continue
+        if typing.get_origin(annotation) is dict:
+            _, value_type = typing.get_args(annotation)
+            placeholder = '%s.<name>' % key
+            if _is_model(value_type):
+                out += rows(value_type, placeholder + '.')
+            else:
+                out.append((placeholder, _type_text(value_type), '', '',
+                            field.description or ''))
+            continue
+        text = field.description or ''
+        if (field.json_schema_extra or {}).get('structural'):
+            text += ' (read-only)'
+        out.append((key, _type_text(annotation), _default_text(field), _range_text(field), text))
+    return out
+
+
+def model_rows(prefix):
+    """The ``model`` section: the keys every model has, then each built-in model's options
+    (its Options class), the model's name first in the meaning."""
+    from ..core.models import ModelOptions, builtin_names, options_class
+    out = []
+    for row in rows(ModelOptions, prefix):
+        if row[0] == prefix + 'name':
+            row = (row[0], ' | '.join('`%s`' % n for n in builtin_names()) + ' | another model',
+                   row[2], row[3], row[4])
+        out.append(row)
+    common = {row[0] for row in out}
+    for name in builtin_names():
+        out += [row[:4] + ('%s: %s' % (name, row[4]),)
+                for row in rows(options_class(name), prefix) if row[0] not in common]
+    return out
+
+
+def table(schema, shared=None):
+    """The Markdown table of ``schema``; ``shared`` = (prefix, text): the keys under that
+    prefix are documented elsewhere, one row says so."""
+    lines = ['| key | type | default | range | meaning |', '|---|---|---|---|---|']
+    said = False
+    for row in rows(schema):
+        if shared and row[0].startswith(shared[0]):
+            if not said:
+                lines.append('| `%s*` | | | | %s |' % (shared[0], shared[1]))
+                said = True
+            continue
+        lines.append('| `%s` | %s | %s | %s | %s |' % tuple(_cell(c) for c in row))
+    return '\n'.join(lines)
+
+
+def terms_table():
+    from ..core.costs import TERMS
+    lines = ['| term | kind | weights | meaning |', '|---|---|---|---|']
+    for name, cls in TERMS.items():
+        per = cls.weights_per or 'scalar'
+        doc = (sys.modules[cls.__module__].__doc__ or '').strip().splitlines()
+        lines.append('| `%s` | %s | one per %s | %s |' % (
+            name, cls.kind, per if per != 'scalar' else 'term (scalar)',
+            _cell(doc[0] if doc else '')))
+    return '\n'.join(lines)
+
+
+def render():
+    """The generated part of the README (between the markers, markers excluded)."""
+    from ..core.config import MPCConfig
+    from ..core.sim_config import SimConfig
+    return '\n'.join([
+        '', '**`mpc_node`** (`mpc_node: ros__parameters:`; read-only keys fix the problem '
+        'structure and cannot change at run time):', '', table(MPCConfig), '',
+        '**Cost terms** (`costs.<term>`; the set of terms is fixed at start, their weights '
+        'are not):', '', terms_table(), '',
+        '**`sim_node`** (`sim_node: ros__parameters:`):', '',
+        table(SimConfig, ('model.', 'the robot model, as for mpc_node')), ''])
+
+
+def _signals(signals, bounds=False, most=8):
+    """Names, units (and bounds) of signals; long lists shortened to their ends."""
+    if len(signals) > most:
+        return '%d: %s, %s, ..., %s' % (len(signals), *(_signals([s], bounds) for s in (
+            signals[0], signals[1], signals[-1])))
+    parts = []
+    for s in signals:
+        text = '%s [%s]' % (s.name, s.unit)
+        if bounds and (math.isfinite(s.lower) or math.isfinite(s.upper)):
+            text += ' %g..%g' % (s.lower, s.upper)
+        parts.append(text)
+    return ', '.join(parts)
+
+
+def _messages(model):
+    i = model.interface
+    fields = ['%s: %s' % kv for kv in i.state.fields.items()]
+    if len(fields) > 8:
+        fields = fields[:2] + ['... (%d states)' % len(fields)]
+    state = '`%s` (%s)' % (i.state.topic, ', '.join(fields))
+    c = i.command
+    command = '`%s` (%s)' % (c.topic, 'Twist: ' + ', '.join(c.fields) if c.fields else
+                             'Float64MultiArray')
+    return '%s; %s' % (state, command)
+
+
+def robots_table():
+    """The built-in robots, from their declarations (each as its config/<robot>.yaml has it)."""
+    from .. import bringup
+    from ..core.config import load
+    from ..core.models import build, builtin_names
+    lines = ['| robot | states | inputs (default bounds) | parameters (defaults) | state in; '
+             'command out | robot mode remaps |', '|---|---|---|---|---|---|']
+    for name in builtin_names():
+        model = build(load(bringup.default_params_file(name)).model)
+        params = ', '.join('%s %g %s' % (p.name, p.default, p.unit) for p in model.params[:8])
+        if len(model.params) > 8:
+            params = '%d: %s, ...' % (len(model.params), params)
+        driver = ', '.join('%s → %s' % kv for kv in sorted(model.interface.driver.items()))
+        lines.append('| `%s` | %s | %s | %s | %s | %s |' % tuple(_cell(c) for c in (
+            name, _signals(model.states), _signals(model.inputs, True), params or '-',
+            _messages(model), driver)))
+    return '\n'.join(lines)
+
+
+def replace_region(text, generated, begin=BEGIN, end=END):
+    if begin not in text or end not in text:
+        raise ValueError('the README has no %s ... %s region' % (begin, end))
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + '\n' + generated + '\n' + end + tail
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog='casadi-mpc docs', description=__doc__.split('\n\n')[0])
+    ap.add_argument('--readme', default=str(README), help='README to check or rewrite')
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument('--check', action='store_true', help='exit 1 when the README is stale')
+    mode.add_argument('--write', action='store_true', help='rewrite the README region')
+    args = ap.parse_args(argv)
+    generated = render()
+    if not (args.check or args.write):
+        print(generated)
+        return 0
+    path = Path(args.readme)
+    current = path.read_text()
+    wanted = replace_region(current, generated)
+    if ROBOTS_BEGIN in current:
+        wanted = replace_region(wanted, robots_table(), ROBOTS_BEGIN, ROBOTS_END)
+    if args.check:
+        if wanted != current:
+            print('%s: the parameter tables are stale; run: ./run docs --write' % path)
+            return 1
+        return 0
+    if wanted != current:
+        path.write_text(wanted)
+        print('%s: parameter tables rewritten' % path)
+    return 0
