@@ -15,6 +15,7 @@ Ratios are ours / peer: step / do-mpc's make_step, and solve (+ prep) / acados' 
 
     python bench/peers.py [--problem unicycle,arm2] [--steps K] [--repeat R] [--quick]
                           [--reference-only | --standard-only] [--chains 3,4,5,6,7,8]
+                          [--wall]
 """
 import argparse
 import sys
@@ -35,6 +36,8 @@ def reference_args(argv):
     ap.add_argument('--reference-only', action='store_true')
     ap.add_argument('--standard-only', action='store_true')
     ap.add_argument('--chains', default=','.join(str(n) for n in problems.CHAIN_SIZES))
+    ap.add_argument('--wall', action='store_true', help='the chains with the wall as a hard '
+                    'state bound on both sides')
     return ap.parse_known_args(argv)
 
 
@@ -91,34 +94,39 @@ def problem_table(name, rows):
 def chain_table(results):
     """One line per chain size: RTI time and closed-loop cost, ours and acados', and how the
     time grows from the smallest chain."""
-    head = '%6s %4s %10s %9s %11s %10s %8s %12s %12s %9s %8s %8s' % (
+    head = '%6s %4s %10s %9s %11s %10s %8s %12s %12s %9s %8s %8s %5s' % (
         'masses', 'nx', 'ours ms', 'p99', 'acados ms', 'own ms', '/acados', 'ours cost',
-        'acados cost', 'cost diff', 'growth', 'growth')
-    sub = '%6s %4s %10s %9s %11s %10s %8s %12s %12s %9s %8s %8s' % (
-        '', '', '(RTI)', '', '(SQP-RTI)', '(time_tot)', '', '', '', '', 'ours', 'acados')
+        'acados cost', 'cost diff', 'growth', 'growth', 'fail')
+    sub = '%6s %4s %10s %9s %11s %10s %8s %12s %12s %9s %8s %8s %5s' % (
+        '', '', '(RTI)', '', '(SQP-RTI)', '(time_tot)', '', '', '', '', 'ours', 'acados',
+        'o/a')
+    wall = any(name.endswith('-wall') for name in results)
     lines = ['chain of masses, compiled RTI against acados SQP-RTI (N = 40, Ts = 0.2 s, '
-             '25 steps)', head, sub, '-' * len(head)]
+             '25 steps%s)' % (', hard wall' if wall else ', no wall'), head, sub,
+             '-' * len(head)]
     base = None
     for name, rows in results.items():
         ours, theirs = rows.get(RTI[0]), rows.get('acados-rti')
         nx = problems.get(name).model.nx
         if not isinstance(ours, dict):
-            lines.append('%6s %4d ours: %s' % (name[5:], nx, ours))
+            lines.append('%6s %4d ours: %s' % (name[5:6], nx, ours))
             continue
         o = _ours(ours)
         t = _theirs(theirs) if isinstance(theirs, dict) else None
         if base is None:
             base = (o['ms'], t['ms'] if t else None)
-        cells = ['%6s' % name[5:], '%4d' % nx, '%10.4f' % o['ms'], '%9.4f' % o['p99']]
+        cells = ['%6s' % name[5:6], '%4d' % nx, '%10.4f' % o['ms'], '%9.4f' % o['p99']]
         if t:
             cells += ['%11.4f' % t['ms'], '%10.4f' % (t['own'] or np.nan),
                       '%8.3f' % (o['ms'] / t['ms']), '%12.6g' % o['cost'],
                       '%12.6g' % t['cost'], '%+9.1e' % ((o['cost'] - t['cost']) / abs(t['cost'])),
                       '%8.2f' % (o['ms'] / base[0]),
-                      '%8.2f' % (t['ms'] / base[1]) if base[1] else '%8s' % '-']
+                      '%8.2f' % (t['ms'] / base[1]) if base[1] else '%8s' % '-',
+                      '%5s' % ('%d/%d' % (o['failures'], t['failures']))]
         else:
             cells += ['%11s' % '-', '%10s' % '-', '%8s' % '-', '%12.6g' % o['cost'],
-                      '%12s' % '-', '%9s' % '-', '%8.2f' % (o['ms'] / base[0]), '%8s' % '-']
+                      '%12s' % '-', '%9s' % '-', '%8.2f' % (o['ms'] / base[0]), '%8s' % '-',
+                      '%5s' % ('%d/-' % o['failures'])]
         lines.append(' '.join(cells))
         if isinstance(theirs, str):
             lines.append('       acados: %s' % theirs)
@@ -134,7 +142,8 @@ def main(argv=None):
     if extra.standard_only:
         return results
     args = solve_times.parse_args(__doc__, rest)
-    names = ['pendulum'] + ['chain%s' % n for n in extra.chains.split(',') if n]
+    names = ['pendulum'] + ['chain%s%s' % (n, '-wall' if extra.wall else '')
+                            for n in extra.chains.split(',') if n]
     reference = {}
     for name in names:
         reference[name] = compare(name, args.repeat, args.steps)

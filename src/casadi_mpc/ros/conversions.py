@@ -113,31 +113,33 @@ def _check_frame(frame, expected, what):
 
 # ---------------------------------------------------------------------------- the plan
 class Plan:
-    """A model's interface turned into indices, once per model."""
+    """A model's interface turned into indices, once per model.
+
+    ``rows``: (state index, channel) of every state the state message carries;
+    ``joint_rows``: (state index, 'position' or 'velocity', joint index) for joint states;
+    ``unmeasured``: the states it does not carry; ``goal_rows`` as ``rows`` for the goal;
+    ``input_index``: the input of each value of a Twist made of inputs."""
 
     def __init__(self, model):
         i = model.interface
         if i is None:
             raise Rejected('model %s declares no ROS interface' % model.name)
-        self.model, self.interface = model, i
         names = model.state_names
-        self.state = i.state
+        self.state, self.command, self.goal = i.state, i.command, i.goal_message
         self.rows = [(names.index(n), c) for n, c in i.state.fields.items()]
-        self.channel = {c: names.index(n) for n, c in i.state.fields.items()}
-        self.unmeasured = tuple(k for k in range(model.nx) if k not in dict(self.rows))
-        channels = set(self.channel)
-        self.needs_yaw = 'yaw' in channels
-        self.needs_twist = any(c.startswith('twist.') for c in channels)
-        self.needs_rotation = any(c.startswith('velocity.') for c in channels)
+        self.channel = {c: k for k, c in self.rows}
+        self.unmeasured = tuple(k for k in range(model.nx) if k not in self.channel.values())
+        self.needs_yaw = 'yaw' in self.channel
+        self.needs_twist = any(c.startswith('twist.') for c in self.channel)
+        self.needs_rotation = any(c.startswith('velocity.') for c in self.channel)
         self.joints = list(i.state.joints)
-        self.joint_rows = [(k, q, self.joints.index(j)) for k, c in self.rows
-                           for q, _, j in [c.partition('.')]] if self.joints else []
+        self.joint_rows = []
+        for k, c in self.rows if self.joints else ():
+            quantity, _, joint = c.partition('.')
+            self.joint_rows.append((k, quantity, self.joints.index(joint)))
         self.needs_velocity = any(q == 'velocity' for _, q, _ in self.joint_rows)
-        self.goal = i.goal_message
         self.goal_rows = [(names.index(n), c) for n, c in self.goal.fields.items()]
-        cmd = i.command
-        self.command = cmd
-        self.input_index = [model.input_names.index(n) for n in cmd.inputs]
+        self.input_index = [model.input_names.index(n) for n in self.command.inputs]
 
 
 @lru_cache(maxsize=None)

@@ -358,6 +358,9 @@ def declare_with_model(node, schema, parse, given):
         model = build(cfg.model)
     except ModelError as err:
         raise ConfigError(str(err)) from None
+    if model.interface is None:
+        raise ConfigError('model %s declares no ROS interface (Model.interface): it runs '
+                          'offline (simulate, benchmarks), not on the nodes' % model.name)
     unknown_params = sorted(set(cfg.model.params) - set(model.param_names))
     if unknown_params:
         raise ConfigError('model.params: unknown parameter(s) %s of model %s; known: %s'

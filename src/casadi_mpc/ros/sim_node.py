@@ -64,10 +64,7 @@ class SimNode(Node):
                                   ', publishing /clock' if self.cfg.publish_clock else ''))
 
     def _io(self):
-        interface = self.model.interface
-        if interface is None:
-            raise ConfigError('model %s declares no ROS interface' % self.model.name)
-        state, command = interface.state, interface.command
+        state, command = self.model.interface.state, self.model.interface.command
         self.joint_state = state.kind == itf.JOINT_STATE
         self.state_pub = self.create_publisher(conv.STATE_OUT[state.kind], state.topic,
                                                qos.STATE_OUT)
