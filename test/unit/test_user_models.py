@@ -117,3 +117,20 @@ def test_a_broken_model_is_refused_in_one_line(tmp_path, case, change, message):
 def test_a_missing_model_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"model.file = '.*nowhere.py': .*No such file"):
         parse({'model': {'file': str(tmp_path / 'nowhere.py')}, 'costs': COSTS})
+
+
+def test_the_example_parameter_file_runs_offline(monkeypatch, capsys):
+    from casadi_mpc.tools import simulate
+    monkeypatch.chdir(EXAMPLES.parents[1])   # model.file is relative to the repository
+    assert simulate.main(['--config', 'examples/my_robot.yaml', '--steps', '60', '--quiet',
+                          '--mismatch', 'speed_gain=0.9', 'turn_gain=1.1']) == 0
+    assert 'my_robot' in capsys.readouterr().out
+
+
+def test_a_model_without_an_interface_runs_offline(tmp_path):
+    text = TEMPLATE.replace('        interface=itf.Interface(', '        meta=dict(')
+    controller = MPCController({'model': {'file': write_model(tmp_path, text)}, 'costs': COSTS,
+                                'goal': [0.5, 0.0, 0.0], 'solver': {'name': 'sqp'}})
+    assert controller.model.interface is None
+    _, summary = closed_loop.run(controller, np.zeros(3), 40, stop_at_goal=True)
+    assert summary['goal_reached']

@@ -25,6 +25,11 @@ Twist field of each command value: ``linear.x|y|z``, ``angular.x|y|z``) or ``arr
 (std_msgs/Float64MultiArray on ``commands``: the inputs in model order). Command values are the
 inputs named in ``inputs`` unless the model gives ``command`` = f(x, u, p) (a CasADi Function),
 then ``to_input`` = g(command, x, p) is its inverse, for the simulator.
+
+A reader of part of the state (an estimator taking the odometry pose only, or joint positions
+only) declares a StateMessage with just those fields: ``dataclasses.replace(model,
+interface=dataclasses.replace(model.interface, state=partial))`` is a model that the
+conversions read that way (the entries not carried come back NaN; ``carried`` lists the rest).
 """
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple
