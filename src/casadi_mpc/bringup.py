@@ -43,6 +43,8 @@ ARGUMENTS = {
     'remaps': ('', 'extra mpc_node remappings "from:=to", comma separated; robot mode adds '
                'the ros2_control defaults (e.g. cmd_vel:=/diff_drive_controller/cmd_vel)'),
     'real_time_factor': ('1.0', 'sim: simulated seconds per wall-clock second'),
+    'engine': ('', "sim: what plays the robot: model (the controller's own model) | mujoco "
+               '(the MuJoCo physics engine); default: the engine in the parameter file'),
     'log_level': ('info', 'log level of all nodes: debug | info | warn | error'),
     'managed': ('false', 'mpc_node as a lifecycle node: it waits for configure and activate '
                 '(e.g. from a lifecycle manager); false: it starts controlling by itself'),
@@ -50,7 +52,8 @@ ARGUMENTS = {
 
 
 # arguments that only one mode uses: given to the other, they would be silently ignored
-MODE_ONLY = {'real_time_factor': ('sim',)}
+MODE_ONLY = {'real_time_factor': ('sim',), 'engine': ('sim',)}
+ENGINES = ('model', 'mujoco')
 
 
 @dataclass
@@ -184,6 +187,8 @@ def resolve(args, mode):
     out = {k: str(args.get(k, '') or default) for k, (default, _) in ARGUMENTS.items()}
     if out['robot'] not in ROBOTS:
         raise ValueError('robot %r: choose one of %s' % (out['robot'], ', '.join(ROBOTS)))
+    if out['engine'] and out['engine'] not in ENGINES:
+        raise ValueError('engine %r: choose one of %s' % (out['engine'], ', '.join(ENGINES)))
     out['params_file'] = os.path.expanduser(out['params_file']) or \
         default_params_file(out['robot'])
     if not os.path.isfile(out['params_file']):
@@ -209,6 +214,8 @@ def system(mode, args=None, overrides=None):
     if mode == 'sim':
         sim_params = {'publish_clock': sim_time,
                       'real_time_factor': float(a['real_time_factor'])}
+        if a['engine']:
+            sim_params['engine'] = a['engine']
         sim_params.update(overrides.get('sim_node', {}))
         nodes.append(NodeSpec('sim_node', PACKAGE + '.ros.sim_node', 'sim_node',
                               parameters=sim_params, **common))

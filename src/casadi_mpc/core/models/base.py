@@ -40,6 +40,7 @@ class Model:
     holding: Optional[ca.Function] = None   # (x, p) -> u that keeps the robot still (gravity)
     power: Optional[ca.Function] = None     # (x, u, p) -> mechanical power per input [W]
     meta: dict = field(default_factory=dict)
+    body: Optional[object] = None  # what a physics engine builds (bodies.JointBody/WheeledBody)
 
     @property
     def nx(self) -> int:
