@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -46,6 +47,9 @@ ARGUMENTS = {
     'engine': ('', "sim: what plays the robot: model (the controller's own model) | mujoco "
                '(the MuJoCo physics engine); default: the engine in the parameter file'),
     'log_level': ('info', 'log level of all nodes: debug | info | warn | error'),
+    'record': ('false', 'record every topic to an MCAP file (ROS 2 schemas): true (file '
+               'casadi_mpc_<robot>_<date>_<time>.mcap in the working directory), false, or the '
+               'file path'),
     'managed': ('false', 'mpc_node as a lifecycle node: it waits for configure and activate '
                 '(e.g. from a lifecycle manager); false: it starts controlling by itself'),
 }
@@ -169,6 +173,18 @@ def namespaced_params_file(path, namespace):
     return out
 
 
+def recording_path(value, robot):
+    """The MCAP file of the ``record`` argument (absolute), or '' for no recording."""
+    text = str(value).strip()
+    try:
+        if not truthy(text):
+            return ''
+        text = 'casadi_mpc_%s_%s.mcap' % (robot, time.strftime('%Y%m%d_%H%M%S'))
+    except ValueError:     # not true/false: a path
+        pass
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def launch_file(mode):
     return str(share_dir() / 'launch' / ('%s.launch.py' % mode))
 
@@ -211,6 +227,11 @@ def system(mode, args=None, overrides=None):
     common = dict(namespace=a['namespace'], params_files=[params_file], log_level=a['log_level'])
     mpc_params = {'use_sim_time': sim_time, 'managed': truthy(a['managed'])}
     nodes = []
+    record = recording_path(a['record'], a['robot'])
+    if record:   # started first and stopped last: it sees the whole run
+        nodes.append(NodeSpec('recorder', PACKAGE + '.tools.record', 'recorder',
+                              namespace=a['namespace'], log_level=a['log_level'],
+                              parameters={'path': record, 'params_file': a['params_file']}))
     if mode == 'sim':
         sim_params = {'publish_clock': sim_time,
                       'real_time_factor': float(a['real_time_factor'])}

@@ -10,6 +10,10 @@ COMMANDS = {
                  'offline closed loop (controller + plant, no ROS) with summary and plot'),
     'demo': ('casadi_mpc.tools.demo', 'main',
              'simulated diff-drive loop over ROS 2 (sim + mpc nodes), summary and PNG report'),
+    'record': ('casadi_mpc.tools.record', 'main',
+               'record the topics of a running system to an MCAP file (ROS 2 schemas)'),
+    'report': ('casadi_mpc.tools.report', 'main',
+               'the PNG report and summary of a recording (MCAP)'),
     'launch': ('casadi_mpc.runner', 'main',
                'start the system (sim | robot) as processes, like ros2 launch'),
 }

@@ -70,7 +70,8 @@ def wheeled_mjcf(body, options, gravity=9.81):
     for k, (cx, cy) in enumerate(body.casters):
         radius = min(r, 0.03)
         ET.SubElement(base, 'geom', name='caster%d' % k, type='sphere', size=repr(radius),
-                      pos='%r %r %r' % (cx, cy, radius - r), condim='1', mass='0.1', **ROBOT)
+                      pos='%r %r %r' % (cx, cy, radius - r), condim='1', mass='0.1',
+                      solref='0.1 1', **ROBOT)
     actuators = ET.SubElement(root, 'actuator')
     for i, wheel in enumerate(body.wheels):
         parent = ET.SubElement(base, 'body', name='hub%d' % i, pos='%r %r 0' % (wheel.x, wheel.y))

@@ -39,7 +39,7 @@ class MujocoConfig(Strict):
                                        'torsional [m], rolling [m]')
     wheel_kv: float = Field(2.0, gt=0, le=1e4, description='bases: wheel velocity loop gain '
                             '[N*m*s/rad]')
-    wheel_torque_limit: float = Field(5.0, gt=0, le=1e4, description='bases: wheel motor '
+    wheel_torque_limit: float = Field(2.0, gt=0, le=1e4, description='bases: wheel motor '
                                       'torque limit [N*m]')
     steer_kp: float = Field(50.0, gt=0, le=1e5, description='bases: steering position loop '
                             'gain [N*m/rad]')
