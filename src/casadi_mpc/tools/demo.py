@@ -103,6 +103,9 @@ def run_once(args, engine, params_file, model, x0, goal, domain, record):
         try:
             observer.wait_for(lambda: observer.value('mode') == 'NORMAL', left(),
                               'running controller', system.check)
+            if recorder is not None:   # the goal this process sends, from its first message
+                msg_type, topic, _ = observer.goal_message(goal)
+                recorder.add(topic, msg_type)
             first = observer.send_goal(goal, min(20.0, left()), system.check)
             reached = True
             try:

@@ -182,6 +182,13 @@ class Recorder:
                 self.skipped[topic] = str(err)
                 self.node.get_logger().warning('not recording %s: %s' % (topic, err))
                 continue
+            self.add(topic, cls)
+
+    def add(self, topic, cls):
+        """Record ``topic`` (of message class ``cls``) from now on, before the graph shows it
+        (e.g. a topic this node is about to publish on)."""
+        topic = self.node.resolve_topic_name(topic)
+        if topic not in self.subscriptions:
             self.subscriptions[topic] = self.node.create_subscription(
                 cls, topic, self._writer_of(topic), self._qos(topic))
 
