@@ -16,6 +16,8 @@ COMMANDS = {
                'the PNG report and summary of a recording (MCAP)'),
     'launch': ('casadi_mpc.runner', 'main',
                'start the system (sim | robot) as processes, like ros2 launch'),
+    'docs': ('casadi_mpc.tools.docs', 'main',
+             "the README's parameter tables from the schemas (--check, --write)"),
 }
 
 
