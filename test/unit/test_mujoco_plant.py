@@ -104,7 +104,8 @@ def test_wheel_commands_follow_the_rolling_constraints():
                                                                     wheel_torque_limit=20.0))
     base.step([0.4, 1.0], 0.02)
     ctrl = base.drive.data.ctrl
-    r, half = model.body.wheel_radius, model.body.wheels[0].y
+    body = model.meta['physics']
+    r, half = body.wheel_radius, body.wheels[0].y
     assert ctrl[0] == pytest.approx((0.4 - 1.0 * half) / r)   # left wheel (y > 0)
     assert ctrl[1] == pytest.approx((0.4 + 1.0 * half) / r)
 
@@ -141,7 +142,7 @@ def test_make_plant_and_the_checks_of_the_engine_settings():
 
 def test_a_model_without_a_body_is_refused_clearly():
     from dataclasses import replace
-    model = replace(build_model('planar_arm'), body=None)
+    model = replace(build_model('planar_arm'), meta={})
     with pytest.raises(ConfigError, match='declares no body'):
         MujocoPlant(model, np.zeros(4))
     cfg = sim_config.parse({'model': {'name': 'planar_arm'}, 'engine': 'mujoco'})

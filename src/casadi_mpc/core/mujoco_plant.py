@@ -1,7 +1,7 @@
 """The simulated robot on a physics engine (MuJoCo) rather than the controller's own model.
 
 Same interface as plant.Plant (``x``, ``p``, ``noise``, ``step(u, dt)``), built from the body
-the model declares (``model.body``, core/models/bodies.py):
+the model declares (``model.meta['physics']``, core/models/bodies.py):
 
 - joints (arms, the point mass): the same URDF the controller's model is built from, with joint
   damping, armature and gravity from the model's parameters, joint friction loss, and effort
@@ -19,7 +19,7 @@ import numpy as np
 
 from . import mjcf
 from .config import ConfigError
-from .models.bodies import JointBody, WheeledBody
+from .models.bodies import JointBody, WheeledBody, physics_of
 from .sim_config import MujocoConfig, per_joint
 
 
@@ -35,9 +35,10 @@ class MujocoPlant:
                              % (model.nx, ', '.join(model.state_names)))
         self.noise = np.broadcast_to(np.asarray(noise_std, float), (model.nx,)).copy()
         self.rng = np.random.default_rng(seed)
-        if isinstance(model.body, JointBody):
+        body = physics_of(model)
+        if isinstance(body, JointBody):
             self.drive = _Joints(model, self._options)
-        elif isinstance(model.body, WheeledBody):
+        elif isinstance(body, WheeledBody):
             self.drive = _Wheels(model, self._options)
         else:
             raise ConfigError('model %s declares no body a physics engine can build (engine: '
@@ -97,8 +98,8 @@ class _Joints:
     """A JointBody: motors on the actuated joints; state = joint positions and velocities."""
 
     def __init__(self, model, options):
-        self.body, self.options = model.body, options
-        self.model, self.n = model, len(model.body.joints)
+        self.body, self.options = physics_of(model), options
+        self.model, self.n = model, len(self.body.joints)
         self.urdf = None
 
     def _limits(self, options):
@@ -162,7 +163,7 @@ class _Wheels:
     """A WheeledBody: wheel servos follow the command's twist; state = encoder odometry."""
 
     def __init__(self, model, options):
-        self.body, self.options, self.model = model.body, options, model
+        self.body, self.options, self.model = physics_of(model), options, model
         self.at = mjcf.check_wheels(self.body)      # (x, y) of each wheel [m]
         if model.position[:3] != (0, 1, 2) and self.body.state is None:
             raise ConfigError('model %s: a wheeled body reports the pose (x, y, yaw): its '

@@ -9,6 +9,7 @@ from typing import List, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from .models.bodies import physics_of
 from .config import STRUCTURAL, ConfigError, ModelConfig, Strict, node_section, read_yaml, \
     validate
 
@@ -137,7 +138,7 @@ def check_engine(cfg, model):
     """ConfigError unless the engine can simulate ``model`` with ``cfg``'s mujoco lists."""
     if cfg.engine != 'mujoco':
         return
-    body = model.body
+    body = physics_of(model)
     if body is None:
         raise ConfigError('engine: mujoco: model %s declares no body a physics engine can build'
                           % model.name)

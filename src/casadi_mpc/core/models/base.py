@@ -39,8 +39,7 @@ class Model:
     joint_names: tuple = ()        # arms: joint names in state order
     holding: Optional[ca.Function] = None   # (x, p) -> u that keeps the robot still (gravity)
     power: Optional[ca.Function] = None     # (x, u, p) -> mechanical power per input [W]
-    meta: dict = field(default_factory=dict)
-    body: Optional[object] = None  # what a physics engine builds (bodies.JointBody/WheeledBody)
+    meta: dict = field(default_factory=dict)   # 'physics': what a physics engine builds (bodies)
 
     @property
     def nx(self) -> int:

@@ -1,4 +1,5 @@
-"""What a physics engine builds for a model, declared by the model itself (``Model.body``).
+"""What a physics engine builds for a model, declared by the model itself in
+``model.meta['physics']`` (:func:`physics_of`).
 
 Plain data and small functions, no engine import: ``core/mujoco_plant.py`` reads them. Two kinds:
 
@@ -69,3 +70,8 @@ class WheeledBody:
     twist: Callable[[np.ndarray], np.ndarray]
     casters: Tuple[Tuple[float, float], ...] = ()
     state: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
+
+
+def physics_of(model):
+    """The body ``model`` declares for a physics engine (JointBody, WheeledBody), or None."""
+    return model.meta.get('physics')

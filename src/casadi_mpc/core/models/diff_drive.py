@@ -28,5 +28,5 @@ def build(v_max=1.0, omega_max=2.0, **_):
         rhs=ca.Function('diff_drive', [x, u, p], [xdot], ['x', 'u', 'p'], ['xdot']),
         x_lb=bounds([-np.inf] * 3), x_ub=bounds([np.inf] * 3),
         u_lb=bounds([-v_max, -omega_max]), u_ub=bounds([v_max, omega_max]),
-        wrap=(2,), position=(0, 1, 2), body=body,
+        wrap=(2,), position=(0, 1, 2), meta={'physics': body},
     )

@@ -55,5 +55,5 @@ def build(dim=2, a_max=1.0, v_max=1.0, **_):
         x_lb=bounds([-np.inf] * dim + [-v_max] * dim), x_ub=bounds([np.inf] * dim + [v_max] * dim),
         u_lb=bounds([-a_max] * dim), u_ub=bounds([a_max] * dim),
         position=tuple(range(dim)), velocity=tuple(range(dim, 2 * dim)),
-        power=mass_power, body=body,
+        power=mass_power, meta={'physics': body},
     )

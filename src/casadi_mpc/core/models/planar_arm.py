@@ -110,5 +110,5 @@ def build(links=2, tau_max=50.0, dq_max=np.inf, joint_names=None, **_):
         x_lb=bounds([-np.inf] * n + [-dq_max] * n), x_ub=bounds([np.inf] * n + [dq_max] * n),
         u_lb=bounds([-tau_max] * n), u_ub=bounds([tau_max] * n),
         position=tuple(range(n)), velocity=tuple(range(n, 2 * n)),
-        joint_names=tuple(names), holding=holding, power=power, body=body,
+        joint_names=tuple(names), holding=holding, power=power, meta={'physics': body},
     )

@@ -341,8 +341,8 @@ def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=
         u_lb=bounds(-effort), u_ub=bounds(effort),
         wrap=tuple(i for i, j in enumerate(joints) if j.type == 'continuous'),
         position=tuple(range(n)), velocity=tuple(range(n, 2 * n)),
-        joint_names=tuple(names), holding=holding, power=power, body=body,
-        meta={'robot': tree.robot, 'source': source, 'root_link': root_link,
+        joint_names=tuple(names), holding=holding, power=power,
+        meta={'physics': body, 'robot': tree.robot, 'source': source, 'root_link': root_link,
               'tip_link': tip_link,
               'locked_joints': tuple(j for j, v in tree.joints.items()
                                      if v.movable and j not in names)},
