@@ -39,7 +39,7 @@ class Model:
     joint_names: tuple = ()        # arms: joint names in state order
     holding: Optional[ca.Function] = None   # (x, p) -> u that keeps the robot still (gravity)
     power: Optional[ca.Function] = None     # (x, u, p) -> mechanical power per input [W]
-    meta: dict = field(default_factory=dict)   # 'physics': what a physics engine builds (bodies)
+    meta: dict = field(default_factory=dict)
 
     @property
     def nx(self) -> int:
