@@ -75,7 +75,7 @@ class MujocoPlant:
 
     def step(self, u, dt):
         u = np.clip(np.asarray(u, dtype=float).ravel(), self.model.u_lb, self.model.u_ub)
-        self.drive.command(u)
+        self.drive.command(self.x, u, self._p)
         # whole physics steps of at most the configured length per call
         n = max(1, int(math.ceil(dt / self._options.timestep - 1e-9)))
         self.drive.mj.opt.timestep = dt / n
@@ -138,7 +138,7 @@ class _Joints:
         self.mj.opt.gravity[:] = (0.0, 0.0, -terms.gravity)
         self.mj.actuator_forcerange[self.ai] = np.column_stack([-limits, limits])
 
-    def command(self, u):
+    def command(self, x, u, p):
         self.data.ctrl[self.ai] = u
 
     def sense(self):
@@ -219,8 +219,8 @@ class _Wheels:
         return np.array([self.data.qpos[self.steer[i]] if i in self.steer else 0.0
                          for i in range(len(self.body.wheels))])
 
-    def command(self, u):
-        vx, vy, wz = (float(v) for v in np.asarray(self.body.twist(u), float).ravel())
+    def command(self, x, u, p):
+        vx, vy, wz = (float(v) for v in np.asarray(self.body.twist(x, u, p), float).ravel())
         r = self.body.wheel_radius
         headings = self._headings()
         for i, (wx, wy) in enumerate(self.at):

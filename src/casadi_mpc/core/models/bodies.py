@@ -56,8 +56,8 @@ class WheeledBody:
     ``wheels`` of ``wheel_radius`` and ``wheel_width`` [m], with frictionless ball casters
     at ``casters`` ((x, y) [m]) where the wheels alone would not hold it up.
 
-    ``twist(u)`` is the body twist (vx [m/s], vy [m/s], wz [rad/s]) the command ``u`` asks
-    for; the engine turns it into wheel speeds (and steering angles) by the rolling
+    ``twist(x, u, p)`` is the body twist (vx [m/s], vy [m/s], wz [rad/s]) the command ``u``
+    asks for in state ``x`` with parameters ``p``; the engine turns it into wheel speeds (and steering angles) by the rolling
     constraint of each wheel, as a base's driver does. ``state(pose, twist)`` maps the
     odometry (x, y, yaw) and body twist to the model's state (None: the pose is the state).
     """
@@ -67,7 +67,7 @@ class WheeledBody:
     wheel_width: float
     size: Tuple[float, float, float]
     mass: float
-    twist: Callable[[np.ndarray], np.ndarray]
+    twist: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     casters: Tuple[Tuple[float, float], ...] = ()
     state: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 

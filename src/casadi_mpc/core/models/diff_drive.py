@@ -19,7 +19,7 @@ def build(v_max=1.0, omega_max=2.0, **_):
         wheels=(Wheel(0.0, TRACK / 2), Wheel(0.0, -TRACK / 2)),
         wheel_radius=WHEEL_RADIUS, wheel_width=0.04, size=(0.5, 0.36, 0.15), mass=15.0,
         casters=((0.2, 0.0), (-0.2, 0.0)),
-        twist=ca.Function('twist', [u], [ca.vertcat(u[0], 0, u[1])]))
+        twist=ca.Function('twist', [x, u, p], [ca.vertcat(u[0], 0, u[1])]))
     return Model(
         name='diff_drive', kind='base',
         states=signals(['x', 'y', 'theta'], ['m', 'm', 'rad']),
