@@ -57,9 +57,10 @@ class WheeledBody:
     at ``casters`` ((x, y) [m]) where the wheels alone would not hold it up.
 
     ``twist(x, u, p)`` is the body twist (vx [m/s], vy [m/s], wz [rad/s]) the command ``u``
-    asks for in state ``x`` with parameters ``p``; the engine turns it into wheel speeds (and steering angles) by the rolling
-    constraint of each wheel, as a base's driver does. ``state(pose, twist)`` maps the
-    odometry (x, y, yaw) and body twist to the model's state (None: the pose is the state).
+    asks for in state ``x`` with parameters ``p``; the engine turns it into wheel speeds (and
+    steering angles) by the rolling constraint of each wheel, as a base's driver does.
+    ``state(pose, twist)`` maps the odometry (x, y, yaw) and body twist to the model's state
+    (None: the pose is the state).
     """
 
     wheels: Tuple[Wheel, ...]
