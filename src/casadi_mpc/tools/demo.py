@@ -106,6 +106,8 @@ def run_once(args, engine, params_file, model, x0, goal, domain, record):
             if recorder is not None:   # the goal this process sends, from its first message
                 msg_type, topic, _ = observer.goal_message(goal)
                 recorder.add(topic, msg_type)
+                observer.wait_for(lambda: recorder.covers(('sim_node', 'mpc_node')), left(),
+                                  "the recorder on the nodes' topics", system.check)
             first = observer.send_goal(goal, min(20.0, left()), system.check)
             reached = True
             try:

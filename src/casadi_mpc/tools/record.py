@@ -192,6 +192,21 @@ class Recorder:
             self.subscriptions[topic] = self.node.create_subscription(
                 cls, topic, self._writer_of(topic), self._qos(topic))
 
+    def covers(self, nodes):
+        """True once the graph knows the ``nodes`` (names in this node's namespace) and every
+        topic they publish is being recorded."""
+        ns = self.node.get_namespace()
+        self.scan()
+        for name in nodes:
+            try:
+                topics = self.node.get_publisher_names_and_types_by_node(name, ns)
+            except Exception:   # noqa: B902 - rcl's 'node name non existent', not exported
+                return False
+            topics = [t for t, _ in topics if t not in EXCLUDED]
+            if not topics or any(t not in self.subscriptions for t in topics):
+                return False
+        return True
+
     def _qos(self, topic):
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         best_effort = any(info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
@@ -222,8 +237,8 @@ def node_class():
 
     class RecorderNode(Node):
 
-        def __init__(self, **kwargs):
-            super().__init__('recorder', **kwargs)
+        def __init__(self, argv=None, **kwargs):
+            super().__init__('recorder', **kwargs)   # rcl reads the command line itself
             text = ParameterDescriptor(type=ParameterType.PARAMETER_STRING, read_only=True)
             self.declare_parameter('path', '', text)
             self.declare_parameter('params_file', '', text)
