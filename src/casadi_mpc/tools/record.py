@@ -195,12 +195,13 @@ class Recorder:
     def covers(self, nodes):
         """True once the graph knows the ``nodes`` (names in this node's namespace) and every
         topic they publish is being recorded."""
+        from rclpy.node import NodeNameNonExistentError
         ns = self.node.get_namespace()
         self.scan()
         for name in nodes:
             try:
                 topics = self.node.get_publisher_names_and_types_by_node(name, ns)
-            except Exception:   # noqa: B902 - rcl's 'node name non existent', not exported
+            except NodeNameNonExistentError:   # not discovered yet
                 return False
             topics = [t for t, _ in topics if t not in EXCLUDED]
             if not topics or any(t not in self.subscriptions for t in topics):
