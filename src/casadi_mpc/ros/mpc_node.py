@@ -240,8 +240,9 @@ class MpcNode(LifecycleNode):
         self.x, self.x_header = x, header
         self.x_stamp = Time(nanoseconds=received.nanoseconds - int(age * 1e9),
                             clock_type=received.clock_type)
+        # paced by the state's stamp (when it was measured), not by when this thread got to it;
         # only these steps count for the pace: the periodic check's safe commands solve nothing
-        if self.active and self.loop.state_arrived(received.nanoseconds * 1e-9):
+        if self.active and self.loop.state_arrived(self.x_stamp.nanoseconds * 1e-9):
             self._step(started, received)
 
     def _on_intake_error(self, err):
