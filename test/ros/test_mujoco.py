@@ -150,3 +150,44 @@ def test_seven_dof_arm_reaches_its_goal_on_mujoco(systems, probe):
     t0 = stale_stop(system, probe, diag, cfg)
     probe.wait_for(lambda: len(cmd.since(t0)) > 3, 2.0, 'safe commands while stale')
     assert in_bounds([m.data for m in cmd.since(t0)], lb, ub)
+
+
+def test_record_command_records_the_topics_it_is_given(systems, probe, ros_env, tmp_path):
+    """`casadi-mpc record FILE --topics ...` beside a simulator on MuJoCo (planar arm, brakes
+    on): only those topics, until SIGINT."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from casadi_mpc import bringup
+    specs = bringup.system('sim', {'robot': 'planar_arm', 'engine': 'mujoco'})
+    system = systems.start([s for s in specs if s.name == 'sim_node'])
+    states = probe.record(JointState, 'joint_states', qos.STATE)
+    probe.wait_for(lambda: len(states) > 5, 30, 'joint states', system.check)
+    path = tmp_path / 'arm.mcap'
+    env = dict(os.environ, **ros_env)
+    env['PYTHONPATH'] = os.pathsep.join([str(Path(__file__).resolve().parents[2] / 'src'),
+                                         env.get('PYTHONPATH', '')])
+    log = tmp_path / 'recorder.log'
+    with open(log, 'w') as out:
+        recorder = subprocess.Popen(
+            [sys.executable, '-m', 'casadi_mpc.cli', 'record', str(path), '--topics', '/clock',
+             'joint_states', '--ros-args', '--log-level', 'recorder:=debug'], env=env,
+            stdout=out, stderr=subprocess.STDOUT)
+        try:
+            probe.wait_for(lambda: 'recording /joint_states' in log.read_text() and
+                           'recording /clock' in log.read_text(), 30, 'the recorder subscribed')
+            n = len(states)
+            probe.wait_for(lambda: len(states) > n + 100, 30, 'more states')
+        finally:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(timeout=20)
+    output = log.read_text()
+    assert recorder.returncode == 0, output
+    with AnyReader([path]) as reader:
+        names = {c.topic: c.msgtype for c in reader.connections}
+        stamps = [reader.deserialize(raw, c.msgtype).header.stamp
+                  for c, _, raw in reader.messages() if c.topic == '/joint_states']
+    assert names == {'/clock': 'rosgraph_msgs/msg/Clock',
+                     '/joint_states': 'sensor_msgs/msg/JointState'}
+    assert len(stamps) > 50 and 'recorded' in output

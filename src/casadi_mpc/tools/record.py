@@ -191,6 +191,7 @@ class Recorder:
         if topic not in self.subscriptions:
             self.subscriptions[topic] = self.node.create_subscription(
                 cls, topic, self._writer_of(topic), self._qos(topic))
+            self.node.get_logger().debug('recording %s (%s)' % (topic, type_name(cls)))
 
     def covers(self, nodes):
         """True once the graph knows the ``nodes`` (names in this node's namespace) and every
@@ -235,6 +236,7 @@ def node_class():
     demand: the offline tools that write recordings never import rclpy."""
     from rcl_interfaces.msg import ParameterDescriptor, ParameterType
     from rclpy.node import Node
+    from ..core.config import ConfigError
 
     class RecorderNode(Node):
 
@@ -243,11 +245,17 @@ def node_class():
             text = ParameterDescriptor(type=ParameterType.PARAMETER_STRING, read_only=True)
             self.declare_parameter('path', '', text)
             self.declare_parameter('params_file', '', text)
+            # rclpy cannot declare a typed empty array: dynamically typed, holding []
             self.declare_parameter('topics', [], ParameterDescriptor(
-                type=ParameterType.PARAMETER_STRING_ARRAY, read_only=True))
+                dynamic_typing=True, read_only=True, description='topics to record '
+                '(empty: every topic but /rosout and /parameter_events)'))
+            topics = self.get_parameter('topics').value
+            if not isinstance(topics, (list, tuple)) or \
+                    not all(isinstance(t, str) for t in topics):
+                raise ConfigError('topics = %r: expected a list of topic names' % (topics,))
             self.cfg = argparse.Namespace(realtime_priority=0)
             self.path = self.get_parameter('path').value or recording_path('true', 'run')
-            topics = [t for t in self.get_parameter('topics').value if t]
+            topics = [t for t in topics if t]
             self.recording = Recording(self.path, parameters_metadata(
                 self.get_parameter('params_file').value))
             self.recorder = Recorder(self, self.recording, topics)
