@@ -177,8 +177,12 @@ def test_record_command_records_the_topics_it_is_given(systems, probe, ros_env, 
         try:
             probe.wait_for(lambda: 'recording /joint_states' in log.read_text() and
                            'recording /clock' in log.read_text(), 30, 'the recorder subscribed')
+            # its subscriptions known to the graph (the probe subscribes to states too)
+            probe.wait_for(lambda: probe.node.count_subscribers('/joint_states') >= 2 and
+                           probe.node.count_subscribers('/clock') >= 1, 30,
+                           'the recorder matched')
             n = len(states)
-            probe.wait_for(lambda: len(states) > n + 100, 30, 'more states')
+            probe.wait_for(lambda: len(states) > n + 200, 30, 'more states')
         finally:
             recorder.send_signal(signal.SIGINT)
             recorder.wait(timeout=20)
