@@ -7,8 +7,8 @@ the holding torque plus a slow sine; bases: a sine on every input), and the stat
 ``sim_node`` publishes per step is built too. Real-time factor = simulated seconds per second
 of CPU time of this process (what one core achieves, unlike wall time, whatever else runs on
 the machine), and per wall-clock second for the whole loop (the command it computes
-included); MuJoCo's physics runs at
-``--physics-hz`` (default 1 kHz, its time step 1 ms). The process is pinned to one core.
+included); MuJoCo's physics runs at ``--physics-hz`` (default 1 kHz, its time step 1 ms).
+The process is pinned to one core.
 
     PYTHONPATH=src python bench/sim_rtf.py [--seconds 20] [--physics-hz 1000]
 """
