@@ -131,8 +131,8 @@ def test_seven_dof_arm_reaches_its_goal_on_mujoco(systems, probe):
     cmd = probe.record(Float64MultiArray, 'commands')
     states = probe.record(JointState, 'joint_states', qos.STATE)
     diag = probe.diagnostics()
-    probe.wait_for(lambda: diag.value('goal_reached') == 'true', 90, 'the start held',
-                   system.check)
+    probe.wait_for(lambda: diag.value('goal_reached') == 'true' and len(states), 90,
+                   'the start held', system.check)
     goal = probe.publisher(JointState, 'goal_joints')
     expected = ' '.join('%.4g' % g for g in ARM_GOAL + [0.0] * 7)
     probe.publish_until(goal, JointState(name=list(model.joint_names), position=ARM_GOAL),
