@@ -44,6 +44,13 @@ def stale_stop(system, probe, diag, cfg):
     return t0
 
 
+def send_goal(probe, system, diag, msg_type, topic, msg, values):
+    """Publish the goal until the controller reports it in force."""
+    expected = ' '.join('%.4g' % g for g in values)
+    probe.publish_until(probe.publisher(msg_type, topic), msg, lambda: diag.value('goal') ==
+                        expected, 10, 'the goal accepted', system.check)
+
+
 def test_diff_drive_reaches_its_goal_on_mujoco(systems, probe, tmp_path):
     """Goal (1, 0.5, 0.4636) within 0.1 (the file's tolerance, by the odometry) in under 15 s
     of simulated time; the true pose within 0.25 m of the goal (odometry drift)."""
@@ -57,10 +64,8 @@ def test_diff_drive_reaches_its_goal_on_mujoco(systems, probe, tmp_path):
     diag = probe.diagnostics()
     probe.wait_for(lambda: diag.value('mode') == 'NORMAL' and len(truth), 30,
                    'the controller running on MuJoCo', system.check)
-    goal = probe.publisher(PoseStamped, 'goal_pose')
-    expected = ' '.join('%.4g' % g for g in BASE_GOAL)
-    probe.publish_until(goal, conv.planar_pose(*BASE_GOAL), lambda: diag.value('goal') ==
-                        expected, 10, 'the goal accepted', system.check)
+    send_goal(probe, system, diag, PoseStamped, 'goal_pose', conv.planar_pose(*BASE_GOAL),
+              BASE_GOAL)
     start = next(conv.seconds(m.header.stamp) for m in reversed(truth.msgs))
     probe.wait_for(lambda: diag.value('goal_reached') == 'true', 40, 'the goal reached',
                    system.check)
@@ -133,11 +138,8 @@ def test_seven_dof_arm_reaches_its_goal_on_mujoco(systems, probe):
     diag = probe.diagnostics()
     probe.wait_for(lambda: diag.value('goal_reached') == 'true' and len(states), 90,
                    'the start held', system.check)
-    goal = probe.publisher(JointState, 'goal_joints')
-    expected = ' '.join('%.4g' % g for g in ARM_GOAL + [0.0] * 7)
-    probe.publish_until(goal, JointState(name=list(model.joint_names), position=ARM_GOAL),
-                        lambda: diag.value('goal') == expected, 10, 'the goal accepted',
-                        system.check)
+    send_goal(probe, system, diag, JointState, 'goal_joints',
+              JointState(name=list(model.joint_names), position=ARM_GOAL), ARM_GOAL + [0.0] * 7)
     start = conv.seconds(states.last().header.stamp)
     probe.wait_for(lambda: diag.value('goal_reached') == 'true', 60, 'the goal reached',
                    system.check)

@@ -108,6 +108,10 @@ def run_once(args, engine, params_file, model, x0, goal, domain, record):
                 recorder.add(topic, msg_type)
                 observer.wait_for(lambda: recorder.covers(('sim_node', 'mpc_node')), left(),
                                   "the recorder on the nodes' topics", system.check)
+            # the simulator's true state, where it publishes one (a base on MuJoCo)
+            observer.wait_for(lambda: len(truth) or publishes(
+                observer.node, 'sim_node', '/sim_node/ground_truth') is False, left(),
+                'the true state', system.check)
             first = observer.send_goal(goal, min(20.0, left()), system.check)
             reached = True
             try:
@@ -123,6 +127,19 @@ def run_once(args, engine, params_file, model, x0, goal, domain, record):
     last = truth.last()
     return {'steps': steps, 'reached': reached, 'record': record,
             'truth': None if last is None else conv.odometry_to_state(last, model)}
+
+
+def publishes(node, name, topic):
+    """Whether node ``name`` publishes ``topic``, as far as the graph knows: None while it
+    knows none of the node's publishers yet."""
+    from rclpy.node import NodeNameNonExistentError
+    try:
+        topics = [t for t, _ in node.get_publisher_names_and_types_by_node(name, '/')]
+    except NodeNameNonExistentError:
+        return None
+    if not topics:
+        return None
+    return topic in topics
 
 
 def report(cfg, model, goal, steps, reached, args, params_file, out, runs=None):
