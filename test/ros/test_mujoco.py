@@ -44,11 +44,29 @@ def stale_stop(system, probe, diag, cfg):
     return t0
 
 
-def send_goal(probe, system, diag, msg_type, topic, msg, values):
+RECORDED = {'/odom': 'nav_msgs/msg/Odometry', '/cmd_vel': 'geometry_msgs/msg/Twist',
+            '/goal_pose': 'geometry_msgs/msg/PoseStamped',
+            '/mpc_node/predicted_path': 'nav_msgs/msg/Path',
+            '/mpc_node/telemetry': 'diagnostic_msgs/msg/DiagnosticArray',
+            '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
+            '/clock': 'rosgraph_msgs/msg/Clock',
+            '/sim_node/ground_truth': 'nav_msgs/msg/Odometry'}
+
+
+def recorded_by(probe, node='recorder'):
+    """The topics the graph shows ``node`` subscribed to."""
+    from rclpy.node import NodeNameNonExistentError
+    try:
+        return {t for t, _ in probe.node.get_subscriber_names_and_types_by_node(node, '/')}
+    except NodeNameNonExistentError:
+        return set()
+
+
+def send_goal(probe, system, diag, msg_type, topic, msg, values, pub=None):
     """Publish the goal until the controller reports it in force."""
     expected = ' '.join('%.4g' % g for g in values)
-    probe.publish_until(probe.publisher(msg_type, topic), msg, lambda: diag.value('goal') ==
-                        expected, 10, 'the goal accepted', system.check)
+    probe.publish_until(pub or probe.publisher(msg_type, topic), msg, lambda: diag.value(
+        'goal') == expected, 10, 'the goal accepted', system.check)
 
 
 def test_diff_drive_reaches_its_goal_on_mujoco(systems, probe, tmp_path):
@@ -64,8 +82,12 @@ def test_diff_drive_reaches_its_goal_on_mujoco(systems, probe, tmp_path):
     diag = probe.diagnostics()
     probe.wait_for(lambda: diag.value('mode') == 'NORMAL' and len(truth), 30,
                    'the controller running on MuJoCo', system.check)
+    # the recorder, like any, records what arrives once it subscribed: the goal included
+    goal = probe.publisher(PoseStamped, 'goal_pose')
+    probe.wait_for(lambda: set(RECORDED) <= recorded_by(probe), 30,
+                   'the recorder on the topics', system.check)
     send_goal(probe, system, diag, PoseStamped, 'goal_pose', conv.planar_pose(*BASE_GOAL),
-              BASE_GOAL)
+              BASE_GOAL, goal)
     start = next(conv.seconds(m.header.stamp) for m in reversed(truth.msgs))
     probe.wait_for(lambda: diag.value('goal_reached') == 'true', 40, 'the goal reached',
                    system.check)
@@ -94,14 +116,7 @@ def check_recording(path, model):
         for connection, _, raw in reader.messages():
             entry = topics.setdefault(connection.topic, (connection.msgtype, []))
             entry[1].append(reader.deserialize(raw, connection.msgtype))
-    expected = {'/odom': 'nav_msgs/msg/Odometry', '/cmd_vel': 'geometry_msgs/msg/Twist',
-                '/goal_pose': 'geometry_msgs/msg/PoseStamped',
-                '/mpc_node/predicted_path': 'nav_msgs/msg/Path',
-                '/mpc_node/telemetry': 'diagnostic_msgs/msg/DiagnosticArray',
-                '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
-                '/clock': 'rosgraph_msgs/msg/Clock',
-                '/sim_node/ground_truth': 'nav_msgs/msg/Odometry'}
-    assert {t: topics[t][0] for t in expected if t in topics} == expected
+    assert {t: topics[t][0] for t in RECORDED if t in topics} == RECORDED
     odom, clock = topics['/odom'][1], topics['/clock'][1]
     ticks = {(c.clock.sec, c.clock.nanosec) for c in clock}
     first = min(ticks)
