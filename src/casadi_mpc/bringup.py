@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -43,14 +44,20 @@ ARGUMENTS = {
                       "true (TwistStamped) or false (Twist); default: the parameter file's "
                       '(auto when unset)'),
     'real_time_factor': ('1.0', 'sim: simulated seconds per wall-clock second'),
+    'engine': ('', "sim: what plays the robot: model (the controller's own model) | mujoco "
+               '(the MuJoCo physics engine); default: the engine in the parameter file'),
     'log_level': ('info', 'log level of all nodes: debug | info | warn | error'),
+    'record': ('false', 'record every topic to an MCAP file (ROS 2 schemas): true (file '
+               'casadi_mpc_<robot>_<date>_<time>.mcap in the working directory), false, or the '
+               'file path'),
     'managed': ('false', 'mpc_node as a lifecycle node: it waits for configure and activate '
                 '(e.g. from a lifecycle manager); false: it starts controlling by itself'),
 }
 
 
 # arguments that only one mode uses: given to the other, they would be silently ignored
-MODE_ONLY = {'real_time_factor': ('sim',)}
+MODE_ONLY = {'real_time_factor': ('sim',), 'engine': ('sim',)}
+ENGINES = ('model', 'mujoco')
 
 
 @dataclass
@@ -166,6 +173,18 @@ def namespaced_params_file(path, namespace):
     return out
 
 
+def recording_path(value, robot):
+    """The MCAP file of the ``record`` argument (absolute), or '' for no recording."""
+    text = str(value).strip()
+    try:
+        if not truthy(text):
+            return ''
+        text = 'casadi_mpc_%s_%s.mcap' % (robot, time.strftime('%Y%m%d_%H%M%S'))
+    except ValueError:     # not true/false: a path
+        pass
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def launch_file(mode):
     return str(share_dir() / 'launch' / ('%s.launch.py' % mode))
 
@@ -186,6 +205,8 @@ def resolve(args, mode):
     if not given and out['robot'] not in robots():
         raise ValueError('robot %r is no built-in (%s): give its parameter file, '
                          'params_file:=<file>' % (out['robot'], ', '.join(robots())))
+    if out['engine'] and out['engine'] not in ENGINES:
+        raise ValueError('engine %r: choose one of %s' % (out['engine'], ', '.join(ENGINES)))
     out['params_file'] = given or default_params_file(out['robot'])
     if not os.path.isfile(out['params_file']):
         raise ValueError('params_file %s does not exist' % out['params_file'])
@@ -227,9 +248,16 @@ def system(mode, args=None, overrides=None):
     nodes = []
     if a['twist_stamped']:
         mpc_params['twist_stamped'] = a['twist_stamped']
+    record = recording_path(a['record'], a['robot'])
+    if record:   # started first and stopped last: it sees the whole run
+        nodes.append(NodeSpec('recorder', PACKAGE + '.tools.record', 'recorder',
+                              namespace=a['namespace'], log_level=a['log_level'],
+                              parameters={'path': record, 'params_file': a['params_file']}))
     if mode == 'sim':
         sim_params = {'publish_clock': sim_time,
                       'real_time_factor': float(a['real_time_factor'])}
+        if a['engine']:
+            sim_params['engine'] = a['engine']
         if a['twist_stamped'] in ('true', 'false'):
             sim_params['twist_stamped'] = a['twist_stamped'] == 'true'
         sim_params.update(overrides.get('sim_node', {}))

@@ -621,3 +621,30 @@ PREDICTION = {itf.ODOMETRY: (Path, 'predicted_path'),
 def prediction_output(model):
     """(message type, topic under the node's name) of the predicted horizon."""
     return PREDICTION[plan(model).state.kind]
+
+
+# ---------------------------------------------------------------------------- whole messages
+def state_message(x, u, p, model, stamp, frame_id='odom', child_frame_id='base_link'):
+    """(topic, message) of the state ``x`` as the model's state message says, with the input
+    ``u`` applied (the odometry twist, the efforts) at parameters ``p``."""
+    xdot = np.asarray(model.rhs(x, u, p), float).ravel()
+    state = plan(model).state
+    if state.kind == itf.JOINT_STATE:
+        return state.topic, state_to_joint_state(x, model, stamp, joint_efforts(model, u), xdot)
+    return state.topic, state_to_odometry(x, model, stamp, frame_id, child_frame_id, xdot)
+
+
+def command_message(u, x, p, model):
+    """(topic, message) of the command ``u`` (a Twist, or the inputs as an array)."""
+    command = plan(model).command
+    if command.kind == itf.TWIST:
+        return command.topic, to_twist(model, command_values(model, u, x, p))
+    return command.topic, to_float_array(u, 'joints' if command.joints else 'inputs')
+
+
+def prediction_message(x_pred, u_pred, model, stamp, dt, frame_id='odom'):
+    """(topic under the node's name, message) of a predicted horizon."""
+    msg_type, topic = prediction_output(model)
+    if msg_type is JointTrajectory:
+        return topic, to_joint_trajectory(x_pred, u_pred, model, stamp, dt)
+    return topic, to_path(x_pred, model, stamp, frame_id)

@@ -1,4 +1,5 @@
-"""sim_node: integrates the controller's model (core Plant) and plays the robot.
+"""sim_node: plays the robot on the controller's model (core Plant, ``engine: model``) or on a
+physics engine (core MujocoPlant, ``engine: mujoco``).
 
 Plays the robot through the model's ROS interface: publishes its state message (``odom``:
 frame ``frame_id``, child ``child_frame_id``, the twist from the state or its rate; or
@@ -6,7 +7,9 @@ frame ``frame_id``, child ``child_frame_id``, the twist from the state or its ra
 come in on ``cmd_vel`` (Twist, or TwistStamped with ``twist_stamped``) or ``commands`` (the
 model's inputs, e.g. joint torques); a command older than ``command_timeout`` (simulated time)
 is replaced by zero; with
-``hold_until_command`` the robot keeps its initial state until the first command. The simulation
+``hold_until_command`` the robot keeps its initial state until the first command. On MuJoCo a
+base's ``odom`` is its wheel odometry, and ``~/ground_truth`` (Odometry in ``world``) its true
+pose. The simulation
 steps on a steady wall-clock timer, ``real_time_factor`` simulated seconds per second; the
 simulator itself never runs on simulated time.
 """
@@ -14,6 +17,7 @@ import sys
 
 import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
+from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -26,7 +30,7 @@ from . import conversions as conv, param_files, params, qos, runtime
 from ..core import sim_config
 from ..core.config import ConfigError
 from ..core.models import interface as itf
-from ..core.plant import Plant
+from ..core.plant import make_plant
 
 LOG_EVERY = 2.0   # [s]
 
@@ -43,9 +47,8 @@ class SimNode(Node):
                                                                 sim_config.parse, given)
         self.model, self.dt = model, 1.0 / self.cfg.sim_rate_hz
         try:
-            self.plant = Plant(model, sim_config.initial_state(self.cfg, model),
-                               self.cfg.model.params, max_step=self.cfg.max_step,
-                               noise_std=sim_config.noise(self.cfg, model), seed=self.cfg.seed)
+            sim_config.check_engine(self.cfg, model)
+            self.plant = make_plant(self.cfg, model)
         except KeyError as err:
             raise ConfigError('model.params: %s' % err.args[0]) from None
         self.t = 0.0                        # simulated time [s]
@@ -59,8 +62,9 @@ class SimNode(Node):
         self.add_pre_set_parameters_callback(
             lambda ps: params.to_declared_types(ps, self.specs, self.refused))
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.get_logger().info('simulating %s at %.4g Hz, %.3g x real time%s'
-                               % (model.name, self.cfg.sim_rate_hz, self.cfg.real_time_factor,
+        self.get_logger().info('simulating %s on %s at %.4g Hz, %.3g x real time%s'
+                               % (model.name, self.cfg.engine, self.cfg.sim_rate_hz,
+                                  self.cfg.real_time_factor,
                                   ', publishing /clock' if self.cfg.publish_clock else ''))
 
     def _io(self):
@@ -75,6 +79,8 @@ class SimNode(Node):
         self.create_subscription(msg_type, command.topic, self._on_command, qos.COMMAND)
         self.clock_pub = (self.create_publisher(ClockMsg, '/clock', qos.CLOCK)
                           if self.cfg.publish_clock else None)
+        self.truth_pub = (self.create_publisher(Odometry, '~/ground_truth', qos.STATE_OUT)
+                          if self.plant.truth() is not None else None)
 
     def _on_command(self, msg):
         try:
@@ -94,10 +100,13 @@ class SimNode(Node):
             new = sim_config.parse({**self.cfg.model_dump(), **changes}, 'parameter update')
             noise = sim_config.noise(new, self.model)
             p = self.model.param_vector(new.model.params)
+            sim_config.check_engine(new, self.model)
         except (ConfigError, TypeError, KeyError) as err:
             return SetParametersResult(successful=False, reason=str(err))
         self.cfg = new
         self.plant.noise, self.plant.p = noise, p
+        if new.engine == 'mujoco':
+            self.plant.options = new.mujoco
         return SetParametersResult(successful=True)
 
     def _step(self):
@@ -109,13 +118,19 @@ class SimNode(Node):
         stamp = self._stamp()
         if self.clock_pub is not None:
             self.clock_pub.publish(ClockMsg(clock=stamp))
-        xdot = np.asarray(self.model.rhs(x, u, self.plant.p), float).ravel()
+        applied = self.plant.applied
+        xdot = np.asarray(self.model.rhs(x, applied, self.plant.p), float).ravel()
         if self.joint_state:
             self.state_pub.publish(conv.state_to_joint_state(
-                x, self.model, stamp, conv.joint_efforts(self.model, u), xdot))
+                x, self.model, stamp, conv.joint_efforts(self.model, applied), xdot))
         else:
             self.state_pub.publish(conv.state_to_odometry_bytes(
                 x, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id, xdot))
+        if self.truth_pub is not None:
+            truth = self.plant.truth()
+            self.truth_pub.publish(conv.state_to_odometry_bytes(
+                truth, self.model, stamp, 'world', self.cfg.child_frame_id,
+                np.asarray(self.model.rhs(truth, applied, self.plant.p), float).ravel()))
 
     def _stamp(self):
         if self.clock_pub is not None:

@@ -5,7 +5,12 @@ import casadi as ca
 
 from . import interface as itf
 from .base import Model, SafeCommand, signals
+from .bodies import Wheel, WheeledBody
 from .options import ModelOptions
+
+# the body a physics engine drives: a 50 x 40 cm, 15 kg base on two 8 cm wheels 40 cm apart,
+# with ball casters front and back
+WHEEL_RADIUS, TRACK = 0.08, 0.40   # [m]
 
 
 class Options(ModelOptions):
@@ -17,13 +22,18 @@ def build(options):
     u = ca.SX.sym('u', 2)
     p = ca.SX.sym('p', 0)
     xdot = ca.vertcat(u[0] * ca.cos(x[2]), u[0] * ca.sin(x[2]), u[1])
+    body = WheeledBody(
+        wheels=(Wheel(0.0, TRACK / 2), Wheel(0.0, -TRACK / 2)),
+        wheel_radius=WHEEL_RADIUS, wheel_width=0.04, size=(0.5, 0.36, 0.15), mass=15.0,
+        casters=((0.2, 0.0), (-0.2, 0.0)),
+        twist=ca.Function('twist', [x, u, p], [ca.vertcat(u[0], 0, u[1])]))
     return Model(
         name='diff_drive', kind='base',
         states=signals(['x', 'y', 'theta'], ['m', 'm', 'rad'], angles=('theta',)),
         inputs=signals(['v', 'omega'], ['m/s', 'rad/s'], lower=[-1.0, -2.0], upper=[1.0, 2.0]),
         params=(),
         rhs=ca.Function('diff_drive', [x, u, p], [xdot], ['x', 'u', 'p'], ['xdot']),
-        position=(0, 1, 2), safe=SafeCommand('zero'),
+        position=(0, 1, 2), safe=SafeCommand('zero'), meta={'physics': body},
         interface=itf.Interface(
             state=itf.odometry(x='position.x', y='position.y', theta='yaw'),
             command=itf.twist(linear_x='v', angular_z='omega'),

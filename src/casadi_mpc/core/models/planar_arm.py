@@ -14,14 +14,17 @@ of it shrinks alike.
 from typing import List, Literal
 
 import casadi as ca
+import numpy as np
 from pydantic import Field
 
 from . import interface as itf
 from .base import Model, signals
+from .bodies import JointBody, JointTerms
 from .linalg import spd_solve
 from .options import STRUCTURAL, ModelOptions
 
 TAU_MAX = 50.0   # default torque bound [N*m]
+POINT_INERTIA = 1e-6   # [kg*m^2] a physics engine needs some rotational inertia per link
 
 
 def rigid_body_terms(q, dq, masses, lengths, g):
@@ -58,6 +61,26 @@ def rigid_body_terms(q, dq, masses, lengths, g):
     return mass_matrix, ca.vertcat(*bias), ca.vertcat(*gravity)
 
 
+def urdf(names, masses, lengths):
+    """The arm as a URDF: in the x-z plane (gravity along -z stands for the model's -y), each
+    joint turning about -y so that q = 0 points along +x and positive angles lift the arm, a
+    point mass at each link's end."""
+    parts = ['<robot name="planar_arm">', '<link name="base"/>']
+    parent, offset = 'base', 0.0
+    for i, (name, m, length) in enumerate(zip(names, masses, lengths)):
+        child = 'link%d' % (i + 1)
+        parts.append(
+            '<joint name="%s" type="continuous"><parent link="%s"/><child link="%s"/>'
+            '<origin xyz="%r 0 0"/><axis xyz="0 -1 0"/></joint>' % (name, parent, child, offset))
+        parts.append(
+            '<link name="%s"><inertial><origin xyz="%r 0 0"/><mass value="%r"/>'
+            '<inertia ixx="%r" iyy="%r" izz="%r" ixy="0" ixz="0" iyz="0"/></inertial></link>'
+            % (child, float(length), float(m), POINT_INERTIA, POINT_INERTIA, POINT_INERTIA))
+        parent, offset = child, float(length)
+    parts.append('</robot>')
+    return ''.join(parts)
+
+
 class Options(ModelOptions):
     name: Literal['planar_arm'] = 'planar_arm'
     links: int = Field(2, ge=1, le=7, description='number of links',
@@ -82,6 +105,11 @@ def build(options):
     xdot = ca.vertcat(dq, qdd)
     idx = ['%d' % (i + 1) for i in range(n)]
     positions, velocities = ['q' + i for i in idx], ['dq' + i for i in idx]
+    body = JointBody(
+        urdf=lambda pv: urdf(names, pv[:n], pv[n:2 * n]), joints=tuple(names),
+        actuated=tuple(names),
+        terms=lambda pv: JointTerms(np.asarray(pv[2 * n:3 * n], float), np.zeros(n),
+                                    float(pv[3 * n])))
     return Model(
         name='planar_arm', kind='arm',
         states=signals(positions + velocities, ['rad'] * n + ['rad/s'] * n),
@@ -97,4 +125,5 @@ def build(options):
         holding=ca.Function('holding', [x, p], [gravity], ['x', 'p'], ['u']),
         power=ca.Function('power', [x, u, p], [u * dq], ['x', 'u', 'p'], ['power']),
         energy_unit='J', interface=itf.arm(names, positions, velocities),
+        meta={'physics': body},
     )

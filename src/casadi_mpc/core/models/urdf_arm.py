@@ -21,6 +21,7 @@ from pydantic import Field
 
 from . import interface as itf
 from .base import Model, signals
+from .bodies import JointBody, JointTerms
 from .linalg import spd_solve
 from .options import STRUCTURAL, ModelOptions
 
@@ -317,8 +318,8 @@ def build(options):
     p = ca.SX.sym('p', 2 * n + 1)
     q, dq = x[:n], x[n:]
     damping, armature, g = p[:n], p[n:2 * n], p[2 * n]
-    mass_matrix, coriolis, gravity_unit = _rigid_body_terms(
-        _dynamics_xml(robot, set(names)), names, q, dq)
+    xml = _dynamics_xml(robot, set(names))
+    mass_matrix, coriolis, gravity_unit = _rigid_body_terms(xml, names, q, dq)
     gravity = g * gravity_unit
     # armature: the rotor inertia reflected through the gearbox, added to the diagonal
     mass_matrix = mass_matrix + ca.diag(armature)
@@ -326,6 +327,11 @@ def build(options):
     opts = {'cse': True}
     rhs = ca.Function('urdf_arm', [x, u, p], [ca.vertcat(dq, qdd)],
                       ['x', 'u', 'p'], ['xdot'], opts)
+    # the physics engine loads the same robot: inertials, the chain's joints, the rest fixed
+    body = JointBody(urdf=lambda _: xml, joints=tuple(names), actuated=tuple(names),
+                     terms=lambda pv: JointTerms(np.asarray(pv[:n], float),
+                                                 np.asarray(pv[n:2 * n], float),
+                                                 float(pv[2 * n])))
     effort = _per_joint(options.tau_max, [lim.effort for lim in limits], n, 'tau_max')
     velocity = _per_joint(options.dq_max, [lim.velocity for lim in limits], n, 'dq_max')
     positions, velocities = ['q_' + s for s in names], ['dq_' + s for s in names]
@@ -345,8 +351,9 @@ def build(options):
         holding=ca.Function('holding', [x, p], [gravity], ['x', 'p'], ['u'], opts),
         power=ca.Function('power', [x, u, p], [u * dq], ['x', 'u', 'p'], ['power']),
         energy_unit='J', interface=itf.arm(names, positions, velocities),
-        meta={'robot': robot.name, 'source': source, 'urdf': text.decode('utf-8', 'replace'),
-              'root_link': root_link, 'tip_link': tip_link,
+        meta={'physics': body, 'robot': robot.name, 'source': source,
+              'urdf': text.decode('utf-8', 'replace'), 'root_link': root_link,
+              'tip_link': tip_link,
               'locked_joints': tuple(j.name for j in robot.joints
                                      if j.type in MOVABLE and j.name not in names)},
     )
