@@ -18,7 +18,7 @@ from . import conversions as conv, diagnostics, qos
 from ..core.models import interface as itf
 
 TWIST_TYPES = {'geometry_msgs/msg/Twist': False, 'geometry_msgs/msg/TwistStamped': True}
-GRAPH_CHECK = 0.5   # [s] between looks at the graph while the Twist type is not known
+GRAPH_CHECK = 0.1   # [s] between looks at the graph while the Twist type is not known
 
 
 class MpcOutputs:
@@ -51,6 +51,8 @@ class MpcOutputs:
         if self.twist and self.choice != cfg.twist_stamped:
             self.choice = cfg.twist_stamped
             self._use({'true': True, 'false': False}.get(self.choice))
+            if self.choice == 'auto':
+                self._look()   # a driver already on the graph: its type at once
         if self.streams and cfg.publish_joint_trajectory and self.traj_pub is None:
             self.traj_pub = self.node.create_publisher(JointTrajectory, 'joint_trajectory',
                                                        qos.COMMAND)
