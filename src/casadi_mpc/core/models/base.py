@@ -240,10 +240,3 @@ def signals(names, units, defaults=None, lower=None, upper=None, angles=()):
     upper = [math.inf] * n if upper is None else upper
     return tuple(Signal(name, unit, float(d), float(lo), float(hi), name in angles)
                  for name, unit, d, lo, hi in zip(names, units, defaults, lower, upper))
-
-
-def function(name, inputs, outputs, in_names=('x', 'u', 'p'), out_names=None, cse=False):
-    """A CasADi Function with the model's argument names (a short way to write one)."""
-    out_names = out_names or ['out%d' % i for i in range(len(outputs))]
-    return ca.Function(name, list(inputs), list(outputs), list(in_names[:len(inputs)]),
-                       list(out_names), {'cse': True} if cse else {})
