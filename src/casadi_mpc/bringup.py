@@ -2,6 +2,9 @@
 
 ``sim``: sim_node + mpc_node (the simulator publishes /clock, the controller runs on it).
 ``robot``: mpc_node alone, remapped onto a real driver (ros2_control controllers by default).
+``estimator:=true`` adds estimator_node on the robot's state and commands; mpc_node then takes
+the estimated state (``estimated/odom`` or ``estimated/joint_states``) and follows the estimated
+parameters.
 
 The launch files (launch/*.launch.py) turn these NodeSpecs into launch_ros Nodes; the runner
 (``casadi-mpc launch``) starts the same specs as processes where ``launch`` is not installed.
@@ -46,6 +49,9 @@ ARGUMENTS = {
     'log_level': ('info', 'log level of all nodes: debug | info | warn | error'),
     'managed': ('false', 'mpc_node as a lifecycle node: it waits for configure and activate '
                 '(e.g. from a lifecycle manager); false: it starts controlling by itself'),
+    'estimator': ('false', 'also run estimator_node (moving horizon estimation): mpc_node takes '
+                  'its estimated state and follows its estimated model parameters; the '
+                  'parameter file needs an estimator_node section'),
 }
 
 
@@ -193,6 +199,18 @@ def resolve(args, mode):
     return out
 
 
+# the state topic of each interface (odometry for bases, joint states for arms)
+STATE_TOPIC = {'twist': 'odom', 'inputs': 'odom', 'arm': 'joint_states'}
+
+
+def has_section(path, node):
+    """True when the parameter file ``path`` has a section for ``node`` (any namespace)."""
+    with open(path) as f:
+        document = yaml.safe_load(f) or {}
+    return any(str(key).rstrip('/').split('/')[-1] == node or str(key) in ('/**', '**')
+               for key in document)
+
+
 def system(mode, args=None, overrides=None):
     """The NodeSpecs of ``mode`` ('sim' | 'robot') for launch arguments ``args``.
 
@@ -205,6 +223,11 @@ def system(mode, args=None, overrides=None):
     params_file = namespaced_params_file(a['params_file'], a['namespace'])
     common = dict(namespace=a['namespace'], params_files=[params_file], log_level=a['log_level'])
     mpc_params = {'use_sim_time': sim_time, 'managed': truthy(a['managed'])}
+    interface = INTERFACE[a['robot']]
+    estimator = truthy(a['estimator'])
+    if estimator and not has_section(a['params_file'], 'estimator_node'):
+        raise ValueError('estimator:=true: %s has no estimator_node section'
+                         % a['params_file'])
     nodes = []
     if mode == 'sim':
         sim_params = {'publish_clock': sim_time,
@@ -213,11 +236,23 @@ def system(mode, args=None, overrides=None):
         nodes.append(NodeSpec('sim_node', PACKAGE + '.ros.sim_node', 'sim_node',
                               parameters=sim_params, **common))
     else:
-        interface = INTERFACE[a['robot']]
         given = {src for src, _ in remaps}
         remaps = remaps + [r for r in DRIVER_REMAPS[interface] if r[0] not in given]
         if interface == 'twist':
             mpc_params['twist_stamped'] = True   # diff_drive_controller takes TwistStamped
+    if estimator:
+        # the estimator takes the robot's state (and the commands the robot gets); the
+        # controller takes the estimate and follows the estimated parameters
+        state = STATE_TOPIC[interface]
+        est_params = {'use_sim_time': sim_time}
+        if mpc_params.get('twist_stamped'):
+            est_params['twist_stamped'] = True
+        est_params.update(overrides.get('estimator_node', {}))
+        nodes.append(NodeSpec('estimator_node', PACKAGE + '.ros.estimator_node',
+                              'estimator_node', parameters=est_params, remappings=list(remaps),
+                              **common))
+        remaps = [r for r in remaps if r[0] != state] + [(state, 'estimated/' + state)]
+        mpc_params['follow_estimates'] = True
     mpc_params.update(overrides.get('mpc_node', {}))
     nodes.append(NodeSpec('mpc_node', PACKAGE + '.ros.mpc_node', 'mpc_node',
                           parameters=mpc_params, remappings=remaps, **common))

@@ -39,7 +39,8 @@ def test_namespace_rewrites_the_parameter_file_sections():
     (mpc,) = bringup.system('robot', {'robot': 'diff_drive', 'namespace': 'fleet/robot1'})
     with open(mpc.params_files[0]) as f:
         document = yaml.safe_load(f)
-    assert set(document) == {'/fleet/robot1/mpc_node', '/fleet/robot1/sim_node'}
+    assert set(document) == {'/fleet/robot1/mpc_node', '/fleet/robot1/sim_node',
+                             '/fleet/robot1/estimator_node'}
     (plain,) = bringup.system('robot', {'robot': 'diff_drive'})
     assert plain.params_files[0] == bringup.default_params_file('diff_drive')
 
