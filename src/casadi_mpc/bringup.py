@@ -2,9 +2,9 @@
 
 ``sim``: sim_node + mpc_node (the simulator publishes /clock, the controller runs on it).
 ``robot``: mpc_node alone, remapped onto a real driver (ros2_control controllers by default).
-``estimator:=true`` adds estimator_node on the robot's state and commands; mpc_node then takes
-the estimated state (``estimated/odom`` or ``estimated/joint_states``) and follows the estimated
-parameters.
+``estimator:=true`` adds estimator_node on the robot's state and commands; mpc_node follows the
+estimated parameters, and takes the estimated state (``estimated/odom`` or
+``estimated/joint_states``) when remapped onto it.
 
 The launch files (launch/*.launch.py) turn these NodeSpecs into launch_ros Nodes; the runner
 (``casadi-mpc launch``) starts the same specs as processes where ``launch`` is not installed.
@@ -49,9 +49,11 @@ ARGUMENTS = {
     'log_level': ('info', 'log level of all nodes: debug | info | warn | error'),
     'managed': ('false', 'mpc_node as a lifecycle node: it waits for configure and activate '
                 '(e.g. from a lifecycle manager); false: it starts controlling by itself'),
-    'estimator': ('false', 'also run estimator_node (moving horizon estimation): mpc_node takes '
-                  'its estimated state and follows its estimated model parameters; the '
-                  'parameter file needs an estimator_node section'),
+    'estimator': ('false', 'also run estimator_node (moving horizon estimation) on the '
+                  "robot's state and commands; mpc_node follows its estimated model parameters "
+                  '(remaps:=odom:=estimated/odom, or joint_states:=estimated/joint_states, '
+                  'also feeds it the estimated state); the parameter file needs an '
+                  'estimator_node section'),
 }
 
 
@@ -199,8 +201,8 @@ def resolve(args, mode):
     return out
 
 
-# the state topic of each interface (odometry for bases, joint states for arms)
-STATE_TOPIC = {'twist': 'odom', 'inputs': 'odom', 'arm': 'joint_states'}
+# the namespace of the estimator's state output (estimated/odom, estimated/joint_states)
+ESTIMATED = 'estimated/'
 
 
 def has_section(path, node):
@@ -209,6 +211,12 @@ def has_section(path, node):
         document = yaml.safe_load(f) or {}
     return any(str(key).rstrip('/').split('/')[-1] == node or str(key) in ('/**', '**')
                for key in document)
+
+
+def with_defaults(remaps, defaults):
+    """``remaps`` and the ``defaults`` for the topics they leave alone."""
+    given = {src for src, _ in remaps}
+    return list(remaps) + [r for r in defaults if r[0] not in given]
 
 
 def system(mode, args=None, overrides=None):
@@ -228,7 +236,7 @@ def system(mode, args=None, overrides=None):
     if estimator and not has_section(a['params_file'], 'estimator_node'):
         raise ValueError('estimator:=true: %s has no estimator_node section'
                          % a['params_file'])
-    nodes = []
+    nodes, driver = [], []
     if mode == 'sim':
         sim_params = {'publish_clock': sim_time,
                       'real_time_factor': float(a['real_time_factor'])}
@@ -236,24 +244,23 @@ def system(mode, args=None, overrides=None):
         nodes.append(NodeSpec('sim_node', PACKAGE + '.ros.sim_node', 'sim_node',
                               parameters=sim_params, **common))
     else:
-        given = {src for src, _ in remaps}
-        remaps = remaps + [r for r in DRIVER_REMAPS[interface] if r[0] not in given]
+        driver = DRIVER_REMAPS[interface]
         if interface == 'twist':
             mpc_params['twist_stamped'] = True   # diff_drive_controller takes TwistStamped
     if estimator:
-        # the estimator takes the robot's state (and the commands the robot gets); the
-        # controller takes the estimate and follows the estimated parameters
-        state = STATE_TOPIC[interface]
+        # the estimator takes the robot's state and the commands the robot gets (every remap
+        # but those onto its own outputs); the controller follows the estimated parameters
         est_params = {'use_sim_time': sim_time}
         if mpc_params.get('twist_stamped'):
             est_params['twist_stamped'] = True
         est_params.update(overrides.get('estimator_node', {}))
+        mine = [r for r in remaps if not r[1].strip('/').startswith(ESTIMATED)]
         nodes.append(NodeSpec('estimator_node', PACKAGE + '.ros.estimator_node',
-                              'estimator_node', parameters=est_params, remappings=list(remaps),
-                              **common))
-        remaps = [r for r in remaps if r[0] != state] + [(state, 'estimated/' + state)]
+                              'estimator_node', parameters=est_params,
+                              remappings=with_defaults(mine, driver), **common))
         mpc_params['follow_estimates'] = True
     mpc_params.update(overrides.get('mpc_node', {}))
     nodes.append(NodeSpec('mpc_node', PACKAGE + '.ros.mpc_node', 'mpc_node',
-                          parameters=mpc_params, remappings=remaps, **common))
+                          parameters=mpc_params, remappings=with_defaults(remaps, driver),
+                          **common))
     return nodes

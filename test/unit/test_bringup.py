@@ -107,3 +107,30 @@ def test_launch_files_build_descriptions(mode):
     description = module.generate_launch_description()
     names = [e.name for e in description.entities if hasattr(e, 'name')]
     assert set(bringup.ARGUMENTS) <= set(names)
+
+
+def test_estimator_listens_to_the_robot_and_the_controller_follows_it():
+    specs = by_name(bringup.system('sim', {'robot': 'planar_arm', 'estimator': 'true'}))
+    assert list(specs) == ['sim_node', 'estimator_node', 'mpc_node']
+    est, mpc = specs['estimator_node'], specs['mpc_node']
+    assert est.module == 'casadi_mpc.ros.estimator_node' and est.remappings == []
+    assert est.parameters == {'use_sim_time': True}
+    assert mpc.parameters['follow_estimates'] is True and mpc.remappings == []
+    # on a robot the estimator takes the driver's topics; a remap onto the estimate feeds the
+    # controller alone
+    specs = by_name(bringup.system('robot', {'robot': 'diff_drive', 'estimator': 'true',
+                                             'remaps': 'odom:=estimated/odom'}))
+    est, mpc = specs['estimator_node'], specs['mpc_node']
+    assert ('odom', '/diff_drive_controller/odom') in est.remappings
+    assert ('cmd_vel', '/diff_drive_controller/cmd_vel') in est.remappings
+    assert est.parameters['twist_stamped'] is True
+    assert ('odom', 'estimated/odom') in mpc.remappings
+    assert ('odom', '/diff_drive_controller/odom') not in mpc.remappings
+    assert 'follow_estimates' not in by_name(bringup.system('sim', {}))['mpc_node'].parameters
+
+
+def test_estimator_needs_its_section(tmp_path):
+    path = tmp_path / 'only_mpc.yaml'
+    path.write_text('mpc_node:\n  ros__parameters:\n    horizon: 10\n')
+    with pytest.raises(ValueError, match='no estimator_node section'):
+        bringup.system('sim', {'params_file': str(path), 'estimator': 'true'})

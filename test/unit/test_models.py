@@ -41,7 +41,8 @@ def test_rk4_step_jacobian_matches_finite_differences(name, options):
 
 def test_unicycle_kinematics():
     model = build_model('diff_drive')
-    xdot = np.asarray(model.rhs([0, 0, np.pi / 2], [1.0, 0.5], model.param_vector()), float).ravel()
+    xdot = np.asarray(model.rhs([0, 0, np.pi / 2], [1.0, 0.5], model.param_vector()),
+                      float).ravel()
     np.testing.assert_allclose(xdot, [0.0, 1.0, 0.5], atol=1e-12)
 
 

@@ -158,6 +158,7 @@ class Estimate:
     x_std: np.ndarray           # marginal standard deviation per state
     theta: np.ndarray           # estimated parameters, in the order of ``estimate``
     theta_std: np.ndarray
+    confident: np.ndarray       # per parameter: its spread is within estimate_confident_std
     model_p: np.ndarray         # the model's whole parameter vector with the estimates
     success: bool
     status: str
@@ -241,7 +242,8 @@ class MovingHorizonEstimator:
 
     def add_measurement(self, t, y):
         """A measurement of the measured states stamped ``t`` [s]. Returns the new Estimate,
-        or None when it is skipped (closer than a window period to the last one taken).
+        or None when it is skipped (closer than a window period to the last one taken, or no
+        command received yet).
         Raises Rejected (counted) for NaN, a wrong size or a stamp not after the last one."""
         y = np.asarray(y, dtype=float).ravel()
         m = len(self.setup.measured)
@@ -257,7 +259,10 @@ class MovingHorizonEstimator:
         if self.nodes and t - self.nodes[-1][0] > self.cfg.max_gap:
             self.counters.restarts += 1
             self._restart(keep_stamp=True)
-        if self.nodes and t - self.nodes[-1][0] < self.period * (1 - 1e-6):
+        if not self.commands or self.nodes and \
+                t - self.nodes[-1][0] < self.period * (1 - 1e-6):
+            # before the first command the robot's input is unknown (it may be held or
+            # braked): no window yet
             self.counters.skipped += 1
             return None
         self._take(t, y)
@@ -411,6 +416,7 @@ class MovingHorizonEstimator:
         self.estimate = Estimate(
             stamp=self.nodes[-1][0], x=np.asarray(x, float), x_std=x_std,
             theta=self.theta.copy(), theta_std=self.theta_std.copy(),
+            confident=self.theta_std <= self.setup.confident_std,
             model_p=self.model_p(self.theta), success=result.success, status=result.status,
             solve_time=result.solve_time, iterations=result.iterations, nodes=n,
             cost_terms={k: v for k, v in result.cost_terms.items()

@@ -68,12 +68,21 @@ class EstimatorConfig(Strict):
                                         'intensity per estimated parameter [its unit / '
                                         'sqrt(s)]: how fast it may change; 0 holds it '
                                         'constant (empty: 0.01 x |prior|)')
+    estimate_confident_std: List[float] = Field(default_factory=list, description='a '
+                                                'parameter estimate goes out for the '
+                                                'controller to follow only while its spread is '
+                                                'at most this [its unit] (empty: 0.25 x '
+                                                'estimate_prior_std)')
     max_gap: float = Field(0.5, gt=0, le=60, description='a measurement further than this '
                            'after the last one taken restarts the window [s]')
     state_timeout: float = Field(0.5, gt=0, le=60, description='a measurement stamped longer '
                                  'ago than this is stale and rejected [s]')
     max_clock_offset: float = Field(0.5, ge=0, le=10, description='a measurement stamped '
                                     'further ahead of the node clock than this is rejected [s]')
+    input_source: Literal['commands', 'effort'] = Field(
+        'commands', description='commands: the input is what the robot is commanded (cmd_vel '
+        'or commands, applied command_delay later); effort (arms): the joint efforts of the '
+        'joint states, each the input since the previous state', json_schema_extra=STRUCTURAL)
     command_timeout: float = Field(0.5, gt=0, le=60, description='a command older than this '
                                    'counts as zero, as the robot drops it [s]')
     command_delay: float = Field(0.0, ge=0, le=1, description='time from a command received '
@@ -121,6 +130,7 @@ class EstimationSetup:
     lower: np.ndarray
     upper: np.ndarray
     drift: np.ndarray
+    confident_std: np.ndarray
 
 
 def _indices(names, known, key, what):
@@ -151,6 +161,9 @@ def _per(values, size, key, labels, default, positive=True):
 
 def resolve(cfg, model):
     """Check ``cfg`` against ``model``; returns an EstimationSetup or raises ConfigError."""
+    if cfg.input_source == 'effort' and model.kind != 'arm':
+        raise ConfigError('input_source = effort: only arms report joint efforts (model %s '
+                          'is commanded by velocities or accelerations)' % model.name)
     states = model.state_names
     measured = _indices(cfg.measured, states, 'measured', 'state') if cfg.measured \
         else np.arange(model.nx)
@@ -172,6 +185,8 @@ def resolve(cfg, model):
     scale = np.maximum(np.abs(prior), 1e-3)
     prior_std = _per(cfg.estimate_prior_std, n, 'estimate_prior_std', names, 0.2 * scale)
     drift = _per(cfg.estimate_drift, n, 'estimate_drift', names, 0.01 * scale, positive=False)
+    confident = _per(cfg.estimate_confident_std, n, 'estimate_confident_std', names,
+                     0.25 * prior_std)
     lower = np.asarray(cfg.estimate_min, float) if cfg.estimate_min else \
         np.minimum(0.5 * prior, 2.0 * prior)
     upper = np.asarray(cfg.estimate_max, float) if cfg.estimate_max else \
@@ -185,4 +200,4 @@ def resolve(cfg, model):
                           '(%s)' % (lower.tolist(), upper.tolist(), prior.tolist(),
                                     ', '.join(names)))
     return EstimationSetup(measured, meas_std, process_std, prior_x, estimated, model_p, prior,
-                           prior_std, lower, upper, drift)
+                           prior_std, lower, upper, drift, confident)

@@ -45,6 +45,9 @@ class EstimatorNode(Node):
         self.clock_log = measurements.ClockLog()
         if self.sim_time:
             self.create_subscription(ClockMsg, '/clock', self._on_clock, qos.CLOCK_LOG)
+        self.effort = self.cfg.input_source == 'effort'
+        self.last_stamp = None   # of the last state message (effort: the input since then)
+        self.driven = False      # a command was seen: the robot is no longer held
         cmd_type, cmd_topic = measurements.command_topic(self.model, self.cfg.twist_stamped)
         self.create_subscription(cmd_type, cmd_topic, self._on_command, qos.COMMAND)
         self.state_pub = self.create_publisher(state_type, 'estimated/' + topic, qos.STATE_OUT)
@@ -60,9 +63,10 @@ class EstimatorNode(Node):
             lambda ps: params.to_declared_types(ps, self.specs, self.refused))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         measured = [self.model.state_names[i] for i in self.core.setup.measured]
+        source = topic + ' efforts' if self.effort else cmd_topic
         self.get_logger().info(
             'estimating %s from %s (%s) and %s: window of %d at %.3g Hz, %s, parameters %s'
-            % (self.model.name, topic, ', '.join(measured), cmd_topic, self.cfg.horizon,
+            % (self.model.name, topic, ', '.join(measured), source, self.cfg.horizon,
                self.cfg.rate_hz, self.cfg.solver.name, ', '.join(self.names) or 'none'))
 
     # ------------------------------------------------------------------ inputs
@@ -85,6 +89,9 @@ class EstimatorNode(Node):
         except conv.Rejected as err:
             self._reject('command', err)
             return
+        self.driven = True
+        if self.effort:
+            return   # the input comes from the efforts; the commands only say it is driven
         received = info['received_timestamp']
         now = self.clock_log.at(received) if self.sim_time else received
         if not now:
@@ -104,14 +111,20 @@ class EstimatorNode(Node):
             return
         c = self.cfg
         try:
-            y, header = measurements.read_state(buf, self.model, self.core.setup.measured,
-                                                c.frame_id)
+            y, header, *effort = measurements.read_state(
+                buf, self.model, self.core.setup.measured, c.frame_id, self.effort)
             conv.state_age(header, received, c.state_timeout, c.max_clock_offset)
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
             self._reject('measurement', err)
             return
+        t = header[0] + header[1] * 1e-9
         try:
-            estimate = self.core.add_measurement(header[0] + header[1] * 1e-9, y)
+            if effort and self.driven and self.last_stamp is not None and t > self.last_stamp:
+                self.core.add_command(self.last_stamp, effort[0])   # applied since then
+                self.u_last = effort[0]
+            if self.last_stamp is None or t > self.last_stamp:
+                self.last_stamp = t
+            estimate = self.core.add_measurement(t, y)
         except Rejected as err:
             self._warn('rejected %s' % err)
             return
@@ -125,9 +138,11 @@ class EstimatorNode(Node):
             u = self.u_last if self.u_last is not None else [0.0] * self.model.nu
             self.state_pub.publish(measurements.state_message(
                 est.x, u, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id))
-            if self.param_pub is not None:
+            confident = [i for i, ok in enumerate(est.confident) if ok]
+            if self.param_pub is not None and confident:   # for the controller to follow
                 self.param_pub.publish(measurements.parameter_event(
-                    self.names, est.theta, stamp, self.get_fully_qualified_name()))
+                    [self.names[i] for i in confident], est.theta[confident], stamp,
+                    self.get_fully_qualified_name()))
             mode, reason = 'NORMAL', ''
         else:
             mode = 'FALLBACK'
@@ -139,6 +154,7 @@ class EstimatorNode(Node):
         for name, value, spread in zip(self.names, est.theta, est.theta_std):
             latest['estimate.' + name] = float(value)
             latest['spread.' + name] = float(spread)
+        latest['confident'] = ' '.join(n for n, ok in zip(self.names, est.confident) if ok)
         counters = self.core.counters.as_dict()
         values = {'mode': mode, 'reason': reason, 'solver_status': est.status,
                   'solve_time_ms': est.solve_time * 1e3, 'iterations': est.iterations}
@@ -146,6 +162,7 @@ class EstimatorNode(Node):
         values.update(counters)
         values['rejected_messages'] = values.pop('rejected')
         values.update(latest)
+        values['stamp'] = '%d.%09d' % header   # of the newest measurement in the window
         values['state'] = diagnostics.numbers(est.x)
         values['state_std'] = diagnostics.numbers(est.x_std)
         self.telemetry_pub.publish(diagnostics.array_bytes(

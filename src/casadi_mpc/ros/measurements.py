@@ -36,15 +36,18 @@ def command_topic(model, stamped=False):
     return Float64MultiArray, 'commands'
 
 
-def read_state(buf, model, measured, frame_id):
+def read_state(buf, model, measured, frame_id, effort=False):
     """Serialized state message -> (values of the ``measured`` state indices, stamp as
-    (sec, nanosec)). Arms read velocities only when a velocity is measured, so a joint state
+    (sec, nanosec)), and with ``effort`` (arms) the joint efforts in the model's input order
+    as a third item. Arms read velocities only when a velocity is measured, so a joint state
     of positions alone is a whole measurement of the positions."""
     if model.kind != 'arm':
+        if effort:
+            raise Rejected('model %s reports no effort in its state message' % model.name)
         x, stamp = conv.odometry_bytes_to_state(buf, model, frame_id)
         return x[measured], stamp
     try:
-        stamp, _, names, position, velocity, _ = cdr.read_joint_state(buf)
+        stamp, _, names, position, velocity, efforts = cdr.read_joint_state(buf)
     except cdr.CdrError as err:
         raise Rejected('joint state: %s' % err) from None
     joints = list(model.joint_names)
@@ -70,7 +73,15 @@ def read_state(buf, model, measured, frame_id):
     if not np.all(np.isfinite(y)):
         bad = [model.state_names[i] for i, v in zip(measured, y) if not np.isfinite(v)]
         raise Rejected('joint state has NaN or Inf for %s' % bad)
-    return y, stamp
+    if not effort:
+        return y, stamp
+    if len(efforts) != len(names):
+        raise Rejected('joint state has %d names but %d efforts (the input is read from '
+                       'them)' % (len(names), len(efforts)))
+    u = np.asarray(efforts, float)[order]
+    if not np.all(np.isfinite(u)):
+        raise Rejected('joint state has NaN or Inf efforts: %s' % np.round(u, 4).tolist())
+    return y, stamp, u
 
 
 def state_message(x, u, model, stamp, frame_id, child_frame_id):
