@@ -2,12 +2,17 @@
 off and an arm carrying an unknown payload; the estimates are found and the controller follows
 them live."""
 import math
+import time
 
 import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry, Path
+from rcl_interfaces.msg import ParameterEvent
 from sensor_msgs.msg import JointState
 
-from casadi_mpc.ros import conversions as conv, qos
+from casadi_mpc import bringup
+from casadi_mpc.ros import conversions as conv, measurements, qos
 
 GAINS = {'v_gain': 0.9, 'omega_gain': 1.1}     # the simulated robot's; the controller's are 1
 SPEED, TURN, DT, N = 0.5, 0.4, 0.1, 20          # the circle [m/s, rad/s]; the controller's grid
@@ -129,3 +134,83 @@ def test_arm_payload_mass_is_found_from_joint_positions(systems, probe):
     assert all(v['rejected_messages'] == '0' for v in windows)
     (followed,) = probe.get_parameters('mpc_node', ['model.params.mass2'])
     assert abs(followed / 1.5 - 1.0) < 0.05
+
+
+def estimator_alone(systems, **est):
+    """estimator_node for the diff-drive on wall time: the test plays robot and controller."""
+    specs = bringup.system('sim', {'estimator': 'true', 'use_sim_time': 'false'},
+                           {'estimator_node': est})
+    return systems.start([s for s in specs if s.name == 'estimator_node'])
+
+
+def test_estimator_rejects_bad_measurements_and_restarts_after_a_gap(systems, probe):
+    system = estimator_alone(systems, diagnostics_period=0.2)
+    est = probe.diagnostics('estimator_node')
+    status = probe.status('estimator_node')
+    odom = probe.publisher(Odometry, 'odom', qos.STATE)
+    cmd = probe.publisher(Twist, 'cmd_vel')
+    estimates = probe.record(Odometry, 'estimated/odom', qos.STATE)
+
+    def state(x=0.0, frame='odom', offset=0.0):
+        cmd.publish(Twist())   # the robot is being driven (at rest)
+        msg = Odometry()
+        msg.header.frame_id, msg.child_frame_id = frame, 'base_link'
+        msg.pose.pose.position.x, msg.pose.pose.orientation.w = x, 1.0
+        return probe.stamped(msg, offset)
+    probe.publish_until(odom, lambda: state(), lambda: est.value('mode') == 'NORMAL', 30,
+                        'the estimator running', system.check)
+    assert estimates.last().header.frame_id == 'odom'
+    good = int(est.value('measurements'))
+    bad = [(state(x=float('nan')), 'NaN'), (state(frame='map'), "frame 'map'"),
+           (state(offset=-2.0), 'older than state_timeout'), (state(offset=3.0), 'future')]
+    for msg, reason in bad:
+        probe.publish_until(odom, msg, lambda: reason in status.value('last_rejection', ''),
+                            10, 'the measurement with %s rejected' % reason, system.check)
+    assert int(status.value('rejected_messages_total')) >= 4
+    # a stamp that repeats one already taken is out of order
+    probe.publish_until(odom, lambda: state(), lambda: int(est.value('measurements')) > good,
+                        10, 'good measurements again', system.check)
+    stamp = estimates.last().header.stamp
+    repeat = state()
+    repeat.header.stamp = stamp
+    probe.publish_until(odom, repeat, lambda: 'out of order or repeated' in status.value(
+        'last_rejection', ''), 10, 'the repeated stamp rejected', system.check)
+    # one second without measurements (max_gap 0.5 s): the window restarts
+    time.sleep(1.0)
+    probe.publish_until(odom, lambda: state(), lambda: est.value('restarts') == '1', 10,
+                        'the window restarted', system.check)
+    assert est.value('failures') == '0' and est.value('mode') == 'NORMAL'
+
+
+def test_controller_follows_estimated_parameters_and_rejects_bad_ones(systems, probe):
+    system = systems.controller_only('diff_drive', mpc={'follow_estimates': True})
+    diag = probe.diagnostics()
+    pub = probe.publisher(ParameterEvent, 'estimated_parameters')
+    odom = probe.publisher(Odometry, 'odom', qos.STATE)
+
+    def state():
+        msg = Odometry()
+        msg.header.frame_id, msg.pose.pose.orientation.w = 'odom', 1.0
+        return probe.stamped(msg)
+    probe.publish_until(odom, state, lambda: diag.value('mode') == 'NORMAL', 30,
+                        'the controller running', system.check)
+    builds = diag.value('solver_builds')
+    event = measurements.parameter_event(['v_gain', 'omega_gain'], [0.9, 1.1], Time(), '/est')
+    probe.publish_until(pub, event, lambda: probe.get_parameters(
+        'mpc_node', ['model.params.v_gain'])[0] == 0.9, 10, 'the estimate followed',
+        system.check)
+    assert probe.get_parameters('mpc_node', ['model.params.omega_gain']) == [1.1]
+    for i, bad in enumerate([(['v_gain'], [float('nan')]), (['mass2'], [1.0])]):
+        msg = measurements.parameter_event(bad[0], bad[1], Time(), '/est')
+        probe.publish_until(pub, msg, lambda: int(diag.value('rejected_messages')) > i, 10,
+                            'bad estimate %d rejected' % i,
+                            lambda: (system.check(), odom.publish(state())))
+    assert probe.get_parameters('mpc_node', ['model.params.v_gain']) == [0.9]
+    probe.set_parameters('mpc_node', {'follow_estimates': False})
+    late = measurements.parameter_event(['v_gain'], [0.8], Time(), '/est')
+    for _ in range(5):
+        pub.publish(late)
+        odom.publish(state())
+        time.sleep(0.1)
+    assert probe.get_parameters('mpc_node', ['model.params.v_gain']) == [0.9]
+    assert diag.value('solver_builds') == builds   # following never rebuilt the solver

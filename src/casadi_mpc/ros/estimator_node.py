@@ -72,7 +72,12 @@ class EstimatorNode(Node):
     # ------------------------------------------------------------------ inputs
     def _reject(self, what, err):
         self.core.reject('%s: %s' % (what, err))
-        self._warn('rejected %s: %s' % (what, err))
+        self._refused('%s: %s' % (what, err))
+
+    def _refused(self, err):
+        """The core refused an input (and counted it)."""
+        self.health.latest['last_rejection'] = self.core.last_rejection
+        self._warn('rejected %s' % err)
 
     def _warn(self, text):
         self.get_logger().warning(text, throttle_duration_sec=LOG_EVERY)
@@ -99,7 +104,7 @@ class EstimatorNode(Node):
         try:
             self.core.add_command(now * 1e-9, u)
         except Rejected as err:
-            self._warn('rejected %s' % err)
+            self._refused(err)
             return
         self.u_last = u
 
@@ -126,7 +131,7 @@ class EstimatorNode(Node):
                 self.last_stamp = t
             estimate = self.core.add_measurement(t, y)
         except Rejected as err:
-            self._warn('rejected %s' % err)
+            self._refused(err)
             return
         if estimate is not None:
             self._publish(estimate, header)
