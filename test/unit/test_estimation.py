@@ -196,3 +196,12 @@ def test_defaults_follow_the_prior():
     assert setup.prior.tolist() == [2.0] and setup.lower.tolist() == [1.0]
     assert setup.upper.tolist() == [4.0] and setup.prior_std.tolist() == [pytest.approx(0.4)]
     assert setup.measured.tolist() == [0, 1, 2, 3]
+
+
+def test_a_fixed_arrival_cost_keeps_the_prior_spreads():
+    est = estimator(arrival='fixed', state_prior_std=[0.1, 0.1, 0.1],
+                    estimate_prior_std=[0.05, 0.05])
+    drive(est, 4.0)
+    _, x_std, _, theta_std = est.prior
+    assert x_std.tolist() == [0.1, 0.1, 0.1] and theta_std.tolist() == [0.05, 0.05]
+    np.testing.assert_allclose(est.estimate.theta, [0.9, 1.1], rtol=0.02)

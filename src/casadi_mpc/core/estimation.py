@@ -19,7 +19,8 @@ missing intervals have h = 0 (F is the identity) and no measurement: the window 
 right with no change of structure, so the solver is built once. Once the window slides, the
 arrival cost is the previous solution at the new first node with its marginal spread (the
 diagonal of the inverse information), widened by the process noise and, for the parameters, by
-their drift: the parameters are tracked as slowly varying, never frozen.
+their drift: the parameters are tracked as slowly varying, never frozen (``arrival:
+covariance``); or with the fixed spreads of the prior (``arrival: fixed``, do-mpc's choice).
 
 The problem is solved by the package's solvers (core.solvers.Solver: Gauss-Newton SQP by
 default), warm-started from the previous solution shifted by one node and the model's
@@ -118,9 +119,21 @@ class EstimationProblem:
                                       [ca.vertcat(*[ca.sumsqr(r) for r in groups])])
         jac = ca.jacobian(self.residual, self.w)
         self._information = jac.T @ jac
-        self.information = ca.Function('information', [self.w, P], [self._information])
         self.x_index = np.arange(nx * (M + 1)).reshape(M + 1, nx)
         self.theta_index = nx * (M + 1) + np.arange(nth)
+        self.marginal = self._marginal([1, M])
+
+    def _marginal(self, positions):
+        """(w, p) -> the marginal variances (diagonal of the inverse information) of the
+        node states at ``positions`` and of θ, in that order: one sparse LDL solve."""
+        information = ca.Function('information', [self.w, self.p], [self._information])
+        w, p = ca.MX.sym('w', self.nw), ca.MX.sym('p', self.n_p)
+        cols = np.concatenate([self.x_index[k] for k in positions] + [self.theta_index])
+        unit = ca.DM(ca.Sparsity.triplet(self.nw, len(cols), cols.tolist(),
+                                         list(range(len(cols)))), 1.0)
+        inverse = ca.solve(information(w, p), unit, 'ldl')
+        return ca.Function('marginal', [w, p],
+                           [ca.vertcat(*[inverse[c, j] for j, c in enumerate(cols)])])
 
     @property
     def nlp(self):
@@ -295,7 +308,8 @@ class MovingHorizonEstimator:
         guess[s.measured] = y
         if not self.nodes:
             std = s.state_prior_std.copy()
-            std[s.measured] = s.measurement_std
+            if self.cfg.arrival == 'covariance':
+                std[s.measured] = s.measurement_std
             self.prior = (guess.copy(), std, self.theta.copy(),
                           np.maximum(self.theta_std, 1e-12))
             self._x1_var = std ** 2
@@ -320,9 +334,13 @@ class MovingHorizonEstimator:
         self.nodes.popleft()
         self.xs.popleft()
         h = self.nodes[0][0] - t0
-        x_std = np.sqrt(self._x1_var + self.setup.process_std ** 2 * h)
-        theta_std = np.minimum(np.sqrt(self.theta_std ** 2 + self.setup.drift ** 2 * h),
-                               self.setup.prior_std)
+        s = self.setup
+        if self.cfg.arrival == 'fixed':
+            x_std, theta_std = s.state_prior_std, s.prior_std
+        else:
+            x_std = np.sqrt(self._x1_var + s.process_std ** 2 * h)
+            theta_std = np.minimum(np.sqrt(self.theta_std ** 2 + s.drift ** 2 * h),
+                                   s.prior_std)
         self.prior = (self.xs[0].copy(), x_std, self.theta.copy(),
                       np.maximum(theta_std, 1e-12))
 
@@ -336,17 +354,23 @@ class MovingHorizonEstimator:
     def average_command(self, t0, t1):
         """The command the robot applied over [t0, t1], averaged over time (zero while none,
         or only a stale one, was in force)."""
-        total = np.zeros(self.model.nu)
-        if t1 <= t0:
-            return total
-        cmds = list(self.commands)
-        for i, (start, u) in enumerate(cmds):
-            end = cmds[i + 1][0] if i + 1 < len(cmds) else np.inf
-            end = min(end, start + self.cfg.command_timeout)
-            lo, hi = max(start, t0), min(end, t1)
-            if hi > lo:
-                total += u * (hi - lo)
-        return total / (t1 - t0)
+        return self.average_commands(np.array([t0, t1]))[0]
+
+    def average_commands(self, times):
+        """The average command over each interval between consecutive ``times``: (n-1, nu)."""
+        times = np.asarray(times, float)
+        out = np.zeros((len(times) - 1, self.model.nu))
+        if not self.commands:
+            return out
+        starts = np.array([t for t, _ in self.commands])
+        values = np.array([u for _, u in self.commands])
+        ends = np.minimum(np.append(starts[1:], np.inf), starts + self.cfg.command_timeout)
+        t0, t1 = times[:-1, None], times[1:, None]
+        overlap = np.clip(np.minimum(ends, t1) - np.maximum(starts, t0), 0.0, None)
+        length = (t1 - t0)[:, 0]
+        live = length > 0
+        out[live] = (overlap[live] @ values) / length[live, None]
+        return out
 
     def _predict(self, t0, t1, x):
         u = self.average_command(t0, t1)
@@ -369,17 +393,15 @@ class MovingHorizonEstimator:
         p = np.zeros(prob.n_p)
         y = np.zeros((M, nm))
         wy = np.zeros((M, nm))
-        u = np.zeros((M, self.model.nu))
         h = np.diff(times)
         floor = PAD_FRACTION * self.period
         ww = 1.0 / (s.process_std[None, :] * np.sqrt(np.maximum(h, floor))[:, None])
+        u = self.average_commands(times)
         for k in range(M):
             pos = k + 1
             if pos > pad:   # a real node after the first: its measurement counts
                 y[k] = self.nodes[pos - pad][1]
                 wy[k] = 1.0 / s.measurement_std
-            if h[k] > 0:
-                u[k] = self.average_command(times[k], times[k + 1])
         x_bar, x_std, th_bar, th_std = self.prior
         values = {'y': y, 'wy': wy, 'u': u, 'h': h, 'ww': ww, 'x_prior': x_bar,
                   'wx': 1.0 / x_std, 'theta_prior': th_bar, 'wtheta': 1.0 / th_std,
@@ -399,7 +421,7 @@ class MovingHorizonEstimator:
         M, n = self.cfg.horizon, len(self.nodes)
         if result.success:
             w = np.concatenate([result.x_pred.reshape(-1), result.u0])
-            variance = self._variance(w, p, [1, M])
+            variance = np.abs(np.asarray(self.problem.marginal(w, p), float).ravel())
             self.xs = deque(result.x_pred[M + 1 - n:].copy())
             self.theta = result.u0.copy()
             nx = self.model.nx
@@ -423,16 +445,3 @@ class MovingHorizonEstimator:
                         if k in self.problem.term_names})
         return self.estimate
 
-    def _variance(self, w, p, positions):
-        """Marginal variances (diagonal of the inverse information) of the node states at
-        ``positions`` and of θ, in that order."""
-        info = np.asarray(self.problem.information(w, p), float)
-        prob = self.problem
-        cols = np.concatenate([prob.x_index[k] for k in positions] + [prob.theta_index])
-        rhs = np.zeros((prob.nw, len(cols)))
-        rhs[cols, np.arange(len(cols))] = 1.0
-        try:
-            sol = np.linalg.solve(info, rhs)
-        except np.linalg.LinAlgError:
-            sol = np.linalg.lstsq(info, rhs, rcond=None)[0]
-        return np.abs(sol[cols, np.arange(len(cols))])

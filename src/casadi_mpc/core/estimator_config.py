@@ -73,6 +73,11 @@ class EstimatorConfig(Strict):
                                                 'controller to follow only while its spread is '
                                                 'at most this [its unit] (empty: 0.25 x '
                                                 'estimate_prior_std)')
+    arrival: Literal['covariance', 'fixed'] = Field(
+        'covariance', description='arrival cost once the window slides: covariance (the '
+        'previous solution with its marginal spread, widened by process noise and drift) or '
+        'fixed (the previous solution with the spreads state_prior_std and '
+        'estimate_prior_std, as do-mpc\'s MHE)')
     max_gap: float = Field(0.5, gt=0, le=60, description='a measurement further than this '
                            'after the last one taken restarts the window [s]')
     state_timeout: float = Field(0.5, gt=0, le=60, description='a measurement stamped longer '
