@@ -93,8 +93,8 @@ def main():
             try:
                 out['horizons'][str(horizon)] = run(P.MHE, horizon)
             except Exception as exc:   # report, keep going with the other windows
-                out['horizons'][str(horizon)] = {'error': '%s: %s' % (type(exc).__name__,
-                                                                       exc)}
+                reason = '%s: %s' % (type(exc).__name__, exc)
+                out['horizons'][str(horizon)] = {'error': reason}
         emit(out)
 
 

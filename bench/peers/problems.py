@@ -187,8 +187,8 @@ def mhe_data(prob):
     """(measurements (steps+1, 3), commands (steps, 2), true states (steps+1, 3)): the robot
     driven by smooth commands, one RK4 step of dt per interval, its pose measured with noise."""
     x, u, p = ca.SX.sym('x', 3), ca.SX.sym('u', 2), ca.SX.sym('p', 2)
-    step = ca.Function('F', [x, u, p], [rk4_step(lambda a, b: unicycle_gains_ode(a, b, p),
-                                                  x, u, prob.dt)])
+    ode = lambda a, b: unicycle_gains_ode(a, b, p)   # noqa: E731
+    step = ca.Function('F', [x, u, p], [rk4_step(ode, x, u, prob.dt)])
     rng = np.random.default_rng(prob.seed)
     xs, us = [np.zeros(3)], []
     for k in range(prob.steps):

@@ -444,4 +444,3 @@ class MovingHorizonEstimator:
             cost_terms={k: v for k, v in result.cost_terms.items()
                         if k in self.problem.term_names})
         return self.estimate
-

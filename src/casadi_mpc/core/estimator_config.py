@@ -77,7 +77,7 @@ class EstimatorConfig(Strict):
         'covariance', description='arrival cost once the window slides: covariance (the '
         'previous solution with its marginal spread, widened by process noise and drift) or '
         'fixed (the previous solution with the spreads state_prior_std and '
-        'estimate_prior_std, as do-mpc\'s MHE)')
+        'estimate_prior_std, as the MHE of do-mpc)')
     max_gap: float = Field(0.5, gt=0, le=60, description='a measurement further than this '
                            'after the last one taken restarts the window [s]')
     state_timeout: float = Field(0.5, gt=0, le=60, description='a measurement stamped longer '
