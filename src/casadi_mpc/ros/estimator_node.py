@@ -19,7 +19,8 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 
-from . import conversions as conv, diagnostics, measurements, params, qos, runtime
+from . import conversions as conv, diagnostics, measurements, param_files, params, qos, \
+    runtime
 from ..core import estimator_config
 from ..core.config import ConfigError
 from ..core.estimation import MovingHorizonEstimator, Rejected
@@ -30,10 +31,11 @@ LOG_EVERY = 2.0   # [s] throttle of repeated warnings
 
 class EstimatorNode(Node):
 
-    def __init__(self, **kwargs):
+    def __init__(self, argv=None, **kwargs):
         super().__init__('estimator_node', **kwargs)
+        given = param_files.overrides(sys.argv if argv is None else argv, 'estimator_node')
         self.cfg, self.model, self.specs = params.declare_with_model(
-            self, estimator_config.EstimatorConfig, estimator_config.parse)
+            self, estimator_config.EstimatorConfig, estimator_config.parse, given)
         self.core = MovingHorizonEstimator(self.cfg, self.model)
         self.names = list(self.cfg.estimate)
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
