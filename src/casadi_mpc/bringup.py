@@ -4,7 +4,9 @@
 ``robot``: mpc_node alone, remapped onto a real driver (ros2_control controllers by default).
 ``estimator:=true`` adds estimator_node on the robot's state and commands; mpc_node follows the
 estimated parameters, and takes the estimated state (``estimated/odom`` or
-``estimated/joint_states``) when remapped onto it.
+``estimated/joint_states``) when remapped onto it. ``safety_filter:=true`` puts safety_filter_node
+between mpc_node and the robot: mpc_node commands ``cmd_vel_in`` (``commands_in``), the filter
+sends the closest safe command on.
 
 The launch files (launch/*.launch.py) turn these NodeSpecs into launch_ros Nodes; the runner
 (``casadi-mpc launch``) starts the same specs as processes where ``launch`` is not installed.
@@ -54,6 +56,9 @@ ARGUMENTS = {
                   '(remaps:=odom:=estimated/odom, or joint_states:=estimated/joint_states, '
                   'also feeds it the estimated state); the parameter file needs an '
                   'estimator_node section'),
+    'safety_filter': ('false', 'also run safety_filter_node between mpc_node and the robot: '
+                      'mpc_node commands cmd_vel_in (commands_in), the filter sends the closest '
+                      'safe command on; the parameter file needs a safety_filter_node section'),
 }
 
 
@@ -203,6 +208,8 @@ def resolve(args, mode):
 
 # the namespace of the estimator's state output (estimated/odom, estimated/joint_states)
 ESTIMATED = 'estimated/'
+# the command topic of each interface (the safety filter takes <topic>_in)
+COMMAND_TOPIC = {'twist': 'cmd_vel', 'inputs': 'commands', 'arm': 'commands'}
 
 
 def has_section(path, node):
@@ -233,9 +240,11 @@ def system(mode, args=None, overrides=None):
     mpc_params = {'use_sim_time': sim_time, 'managed': truthy(a['managed'])}
     interface = INTERFACE[a['robot']]
     estimator = truthy(a['estimator'])
-    if estimator and not has_section(a['params_file'], 'estimator_node'):
-        raise ValueError('estimator:=true: %s has no estimator_node section'
-                         % a['params_file'])
+    safety_filter = truthy(a['safety_filter'])
+    for on, node in ((estimator, 'estimator_node'), (safety_filter, 'safety_filter_node')):
+        if on and not has_section(a['params_file'], node):
+            raise ValueError('%s:=true: %s has no %s section'
+                             % (node[:-len('_node')], a['params_file'], node))
     nodes, driver = [], []
     if mode == 'sim':
         sim_params = {'publish_clock': sim_time,
@@ -259,6 +268,20 @@ def system(mode, args=None, overrides=None):
                               'estimator_node', parameters=est_params,
                               remappings=with_defaults(mine, driver), **common))
         mpc_params['follow_estimates'] = True
+    if safety_filter:
+        # between the controller and the robot: it takes the robot's topics, the controller
+        # commands it
+        command = COMMAND_TOPIC[interface]
+        filter_params = {'use_sim_time': sim_time}
+        if mpc_params.get('twist_stamped'):
+            filter_params['twist_stamped'] = True
+        filter_params.update(overrides.get('safety_filter_node', {}))
+        mine = [r for r in remaps if not r[1].strip('/').startswith(ESTIMATED)]
+        nodes.append(NodeSpec('safety_filter_node', PACKAGE + '.ros.safety_filter_node',
+                              'safety_filter_node', parameters=filter_params,
+                              remappings=with_defaults(mine, driver), **common))
+        remaps = [r for r in remaps if r[0] != command] + [(command, command + '_in')]
+        driver = [r for r in driver if r[0] != command]
     mpc_params.update(overrides.get('mpc_node', {}))
     nodes.append(NodeSpec('mpc_node', PACKAGE + '.ros.mpc_node', 'mpc_node',
                           parameters=mpc_params, remappings=with_defaults(remaps, driver),

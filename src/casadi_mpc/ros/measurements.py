@@ -14,6 +14,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterEvent, ParameterType, \
     ParameterValue
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
@@ -97,6 +98,25 @@ def read_command(msg, model):
     if isinstance(msg, Float64MultiArray):
         return conv.array_to_input(msg, model)
     return conv.twist_to_input(msg, model)
+
+
+def read_command_bytes(buf, model, stamped=False):
+    """A serialized command -> (the model's input vector, its stamp (sec, nanosec) or None):
+    Twist or TwistStamped for velocity-commanded bases, Float64MultiArray otherwise."""
+    if not conv.twist_commanded(model):
+        try:
+            msg = deserialize_message(buf, Float64MultiArray)
+        except Exception as err:   # noqa: B902 - rclpy's error for bytes that are no message
+            raise Rejected('command: %s' % err) from None
+        return read_command(msg, model), None
+    try:
+        stamp, linear, angular = cdr.read_twist(buf, stamped)
+    except cdr.CdrError as err:
+        raise Rejected('twist command: %s' % err) from None
+    u = np.array([linear[0], angular[2]])
+    if not np.all(np.isfinite(u)):
+        raise Rejected('twist command holds NaN or Inf: %s' % np.round(u, 4).tolist())
+    return u, stamp
 
 
 def command_message(u, model, stamp=None, frame_id=''):
