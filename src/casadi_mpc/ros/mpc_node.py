@@ -234,8 +234,10 @@ class MpcNode(LifecycleNode):
             return
         try:
             x, header = self._decode(buf, self.model, self.cfg.frame_id)
+            # on a simulated clock faster than real time, the node clock (updated by the
+            # executor) lags a state taken at once by its wall-clock lag times the rate
             age = conv.state_age(header, received.nanoseconds, self.cfg.state_timeout,
-                                 self.cfg.max_clock_offset)
+                                 self.cfg.max_clock_offset * max(1.0, self.loop.clock.rate))
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
             self._reject(self._state_what, err)
             return
