@@ -175,8 +175,24 @@ def namespaced_params_file(path, namespace):
     handle, out = tempfile.mkstemp(prefix='casadi_mpc_%s_' % ns.strip('/').replace('/', '_'),
                                    suffix='.yaml')
     with os.fdopen(handle, 'w') as f:
-        yaml.safe_dump(rewritten, f)
+        yaml.dump(rewritten, f, Dumper=_RclDumper)
     return out
+
+
+# words rcl's parameter parser reads as booleans when unquoted (YAML 1.1), beyond PyYAML's
+RCL_BOOLEANS = {'y', 'Y', 'n', 'N', 'yes', 'Yes', 'YES', 'no', 'No', 'NO', 'on', 'On', 'ON',
+                'off', 'Off', 'OFF', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE'}
+
+
+class _RclDumper(yaml.SafeDumper):
+    """Writes strings rcl would read as booleans (a state named y) quoted."""
+
+    def represent_str(self, data):
+        style = "'" if data in RCL_BOOLEANS else None
+        return self.represent_scalar('tag:yaml.org,2002:str', data, style=style)
+
+
+_RclDumper.add_representer(str, _RclDumper.represent_str)
 
 
 def launch_file(mode):
@@ -256,30 +272,26 @@ def system(mode, args=None, overrides=None):
         driver = DRIVER_REMAPS[interface]
         if interface == 'twist':
             mpc_params['twist_stamped'] = True   # diff_drive_controller takes TwistStamped
-    if estimator:
-        # the estimator takes the robot's state and the commands the robot gets (every remap
-        # but those onto its own outputs); the controller follows the estimated parameters
-        est_params = {'use_sim_time': sim_time}
+
+    def on_the_robot(name):
+        """A node on the robot's own topics (every remap but those onto the estimate), on
+        the controller's clock and twist type."""
+        node_params = {'use_sim_time': sim_time}
         if mpc_params.get('twist_stamped'):
-            est_params['twist_stamped'] = True
-        est_params.update(overrides.get('estimator_node', {}))
+            node_params['twist_stamped'] = True
+        node_params.update(overrides.get(name, {}))
         mine = [r for r in remaps if not r[1].strip('/').startswith(ESTIMATED)]
-        nodes.append(NodeSpec('estimator_node', PACKAGE + '.ros.estimator_node',
-                              'estimator_node', parameters=est_params,
-                              remappings=with_defaults(mine, driver), **common))
+        return NodeSpec(name, '%s.ros.%s' % (PACKAGE, name), name, parameters=node_params,
+                        remappings=with_defaults(mine, driver), **common)
+    if estimator:
+        # it hears the robot's state and the commands the robot gets; the controller follows
+        # the estimated parameters
+        nodes.append(on_the_robot('estimator_node'))
         mpc_params['follow_estimates'] = True
     if safety_filter:
-        # between the controller and the robot: it takes the robot's topics, the controller
-        # commands it
+        # between the controller and the robot: the controller commands it
+        nodes.append(on_the_robot('safety_filter_node'))
         command = COMMAND_TOPIC[interface]
-        filter_params = {'use_sim_time': sim_time}
-        if mpc_params.get('twist_stamped'):
-            filter_params['twist_stamped'] = True
-        filter_params.update(overrides.get('safety_filter_node', {}))
-        mine = [r for r in remaps if not r[1].strip('/').startswith(ESTIMATED)]
-        nodes.append(NodeSpec('safety_filter_node', PACKAGE + '.ros.safety_filter_node',
-                              'safety_filter_node', parameters=filter_params,
-                              remappings=with_defaults(mine, driver), **common))
         remaps = [r for r in remaps if r[0] != command] + [(command, command + '_in')]
         driver = [r for r in driver if r[0] != command]
     mpc_params.update(overrides.get('mpc_node', {}))

@@ -41,6 +41,9 @@ def test_namespace_rewrites_the_parameter_file_sections():
         document = yaml.safe_load(f)
     assert set(document) == {'/fleet/robot1/mpc_node', '/fleet/robot1/sim_node',
                              '/fleet/robot1/estimator_node', '/fleet/robot1/safety_filter_node'}
+    # a state named y stays a string for rcl (which reads a bare y as true)
+    with open(mpc.params_files[0]) as f:
+        assert "- 'y'" in f.read()
     (plain,) = bringup.system('robot', {'robot': 'diff_drive'})
     assert plain.params_files[0] == bringup.default_params_file('diff_drive')
 

@@ -33,7 +33,7 @@ import casadi as ca
 import numpy as np
 
 from .config import ConfigError
-from .controller import structural_fields
+from .controller import changed_structure, structural_fields
 from .estimator_config import EstimatorConfig, parse, resolve
 from .integrators import rk4
 from .models import build_model
@@ -214,13 +214,7 @@ class MovingHorizonEstimator:
         """Apply run-time changes (dotted names); raises ConfigError and applies nothing when a
         value is invalid or structural."""
         new = parse({**self.cfg.model_dump(), **changes}, 'parameter update')
-        old_dump, new_dump = self.cfg.model_dump(), new.model_dump()
-
-        def get(d, key):
-            for part in key.split('.'):
-                d = d[part]
-            return d
-        structural = [k for k in sorted(STRUCTURAL) if get(old_dump, k) != get(new_dump, k)]
+        structural = changed_structure(self.cfg, new, STRUCTURAL)
         if structural:
             raise ConfigError('%s: read-only at run time (it changes the problem structure)'
                               % ', '.join(structural))

@@ -28,7 +28,7 @@ import casadi as ca
 import numpy as np
 
 from .config import ConfigError
-from .controller import MPCController, structural_fields
+from .controller import changed_structure, MPCController, structural_fields
 from .integrators import rk4
 from .models import build_model
 from .models.base import Model, Signal
@@ -217,13 +217,7 @@ class SafetyFilter:
         """Apply run-time changes (dotted names); ConfigError, nothing applied, when a value is
         invalid or structural."""
         new = parse({**self.cfg.model_dump(), **changes}, 'parameter update')
-        old_dump, new_dump = self.cfg.model_dump(), new.model_dump()
-
-        def get(d, key):
-            for part in key.split('.'):
-                d = d[part]
-            return d
-        structural = [k for k in sorted(STRUCTURAL) if get(old_dump, k) != get(new_dump, k)]
+        structural = changed_structure(self.cfg, new, STRUCTURAL)
         if structural:
             raise ConfigError('%s: read-only at run time (it changes the problem structure)'
                               % ', '.join(structural))

@@ -14,7 +14,7 @@ failed solve keeps the last estimate and says so (FALLBACK); a gap restarts the 
 import sys
 
 from builtin_interfaces.msg import Time
-from rcl_interfaces.msg import ParameterEvent, SetParametersResult
+from rcl_interfaces.msg import ParameterEvent
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
@@ -22,7 +22,6 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from . import conversions as conv, diagnostics, measurements, param_files, params, qos, \
     runtime
 from ..core import estimator_config
-from ..core.config import ConfigError
 from ..core.estimation import MovingHorizonEstimator, Rejected
 from ..core.health import Health
 
@@ -201,18 +200,10 @@ class EstimatorNode(Node):
 
     # ------------------------------------------------------------------ parameters
     def _on_set_parameters(self, parameters):
-        try:
-            changes = params.changes(parameters, self.specs, self.refused)
-            if changes:
-                self.core.update(changes)
-        except (ConfigError, TypeError) as err:
-            return SetParametersResult(successful=False, reason=str(err))
-        if changes:
-            self.cfg = self.core.cfg
-            self.get_logger().info('parameters changed: %s' % ', '.join(
-                '%s = %s' % (k, changes[k]) for k in sorted(changes)),
-                throttle_duration_sec=LOG_EVERY)
-        return SetParametersResult(successful=True)
+        result, _ = params.apply(parameters, self.specs, self.refused, self.core.update,
+                                 self.get_logger(), LOG_EVERY)
+        self.cfg = self.core.cfg
+        return result
 
     def stop(self):
         c = self.core.counters

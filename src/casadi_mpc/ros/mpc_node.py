@@ -16,7 +16,6 @@ gets worse; the step path and the watchdog drive it (no timer of its own). A ste
 watchdog sends the safe command when the node clock itself stops (e.g. the simulated clock
 died). One lock serializes the callbacks of both threads.
 """
-import functools
 import sys
 import threading
 
@@ -34,6 +33,7 @@ from trajectory_msgs.msg import JointTrajectory
 from . import conversions as conv, diagnostics, measurements, param_files, params, qos, \
     runtime
 from .intake import StateIntake
+from .runtime import locked
 from .mpc_outputs import MpcOutputs
 from ..core import closed_loop
 from ..core.config import ConfigError, MPCConfig, parse, with_changes
@@ -45,15 +45,6 @@ from ..core.supervisor import EnergyMeter, Mode, ModeLog, Supervisor
 
 LOG_EVERY = 2.0   # [s] throttle for repeated warnings
 SWITCH_INTERVAL = 2e-4   # [s] GIL hand-over: the state thread waits at most this long
-
-
-def locked(method):
-    """Run a callback under the node's lock (the state thread and the executor share state)."""
-    @functools.wraps(method)
-    def run(self, *args):
-        with self.lock:
-            return method(self, *args)
-    return run
 
 
 class MpcNode(LifecycleNode):

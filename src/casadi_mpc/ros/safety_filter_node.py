@@ -14,12 +14,10 @@ thread also steps the filter every ``dt`` without one, so a stale desired comman
 sends the safe command. Bad input (NaN, wrong sizes, stale or future stamps, bad obstacles) is
 rejected and counted. On shutdown the safe command goes out first.
 """
-import functools
 import sys
 import threading
 
 import numpy as np
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.node import Node
@@ -28,21 +26,13 @@ from std_msgs.msg import Float64MultiArray
 from . import conversions as conv, diagnostics, measurements, param_files, params, qos, \
     runtime
 from .intake import StateIntake
+from .runtime import locked
 from ..core import safety_filter_config
 from ..core.config import ConfigError
 from ..core.health import Health
 from ..core.safety_filter import SafetyFilter
 
 LOG_EVERY = 2.0   # [s] throttle of repeated warnings
-
-
-def locked(method):
-    """Run a callback under the node's lock (the command thread and the executor share state)."""
-    @functools.wraps(method)
-    def run(self, *args):
-        with self.lock:
-            return method(self, *args)
-    return run
 
 
 class SafetyFilterNode(Node):
@@ -230,18 +220,10 @@ class SafetyFilterNode(Node):
     # ------------------------------------------------------------------ parameters
     @locked
     def _on_set_parameters(self, parameters):
-        try:
-            changes = params.changes(parameters, self.specs, self.refused)
-            if changes:
-                self.core.update(changes)
-        except (ConfigError, TypeError) as err:
-            return SetParametersResult(successful=False, reason=str(err))
-        if changes:
-            self.cfg = self.core.cfg
-            self.get_logger().info('parameters changed: %s' % ', '.join(
-                '%s = %s' % (k, changes[k]) for k in sorted(changes)),
-                throttle_duration_sec=LOG_EVERY)
-        return SetParametersResult(successful=True)
+        result, _ = params.apply(parameters, self.specs, self.refused, self.core.update,
+                                 self.get_logger(), LOG_EVERY)
+        self.cfg = self.core.cfg
+        return result
 
     # ------------------------------------------------------------------ shutdown
     def stop(self):
