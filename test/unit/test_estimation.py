@@ -10,9 +10,10 @@ from casadi_mpc.core.integrators import rk4_step
 from casadi_mpc.core.models import build_model
 from casadi_mpc.core.solvers import Builds
 
+# a time limit no load reaches: tests assert no timing
 BASE = {'model': {'name': 'diff_drive'}, 'horizon': 20, 'rate_hz': 10.0,
         'estimate': ['v_gain', 'omega_gain'], 'measurement_std': [0.01, 0.01, 0.01],
-        'process_std': [0.01, 0.01, 0.01]}
+        'process_std': [0.01, 0.01, 0.01], 'solver': {'time_limit': 5.0}}
 TRUE_GAINS = {'v_gain': 0.9, 'omega_gain': 1.1}
 
 
@@ -63,7 +64,7 @@ def test_the_solver_is_built_once_however_the_window_fills_and_slides():
 
 @pytest.mark.parametrize('solver', ['ipopt', 'sqp_rti'])
 def test_other_solvers_reach_the_same_estimate(solver):
-    reference, other = estimator(), estimator(solver={'name': solver})
+    reference, other = estimator(), estimator(solver={'name': solver, 'time_limit': 5.0})
     drive(reference, 4.0, seed=3)
     drive(other, 4.0, seed=3)
     np.testing.assert_allclose(other.estimate.theta, reference.estimate.theta, atol=2e-3)
@@ -76,7 +77,7 @@ def test_joint_positions_alone_give_velocities_and_the_payload_mass():
            'horizon': 20, 'rate_hz': 25.0, 'measured': ['q1', 'q2'],
            'measurement_std': [0.001, 0.001], 'process_std': [0.01, 0.01, 0.5, 0.5],
            'estimate': ['mass2'], 'estimate_min': [0.2], 'estimate_max': [5.0],
-           'estimate_prior_std': [0.5]}
+           'estimate_prior_std': [0.5], 'solver': {'time_limit': 5.0}}
     est = MovingHorizonEstimator(cfg)
     model = est.model
     truth = model.param_vector({'damping1': 0.1, 'damping2': 0.1, 'mass2': 1.5})

@@ -16,7 +16,9 @@ OBSTACLE = {'obstacles': dict(CFG.obstacles.model_dump(), x=[2.0], y=[0.0], radi
 
 
 def make(**changes):
-    return SafetyFilter(parse({**CFG.model_dump(), **changes}))
+    """The filter of the configuration file; a time limit no load reaches (tests assert no
+    timing)."""
+    return SafetyFilter(parse({**CFG.model_dump(), 'solver.time_limit': 5.0, **changes}))
 
 
 def drive(f, desired, steps, x0=(0.0, 0.0, 0.0)):
@@ -136,3 +138,8 @@ def test_run_time_changes_structural_ones_and_a_horizon_too_short_to_brake():
     assert f.cfg.rate_limit == [0.8, 2.0]
     with pytest.raises(ConfigError, match='shorter than braking'):
         make(horizon=5)
+
+
+def test_models_with_velocity_states_are_refused_with_the_reason():
+    with pytest.raises(ConfigError, match='velocity-commanded'):
+        SafetyFilter({'model': {'name': 'planar_arm'}})

@@ -126,6 +126,11 @@ class SafetyFilter:
         except (ValueError, KeyError, OSError) as err:
             raise ConfigError('model: %s' % err) from None
         m = self.model
+        if m.velocity:
+            raise ConfigError(
+                'model %s: the safety filter takes velocity-commanded robots (a base whose '
+                'inputs are its velocities); models with velocity states (accelerations or '
+                'torques in) need its limits as path constraints with slack' % m.name)
         self.planar = m.kind == 'base' and len(m.position) >= 2 and c.obstacles.max_count > 0
         rest = list(m.velocity) if m.velocity else list(range(m.nx, m.nx + m.nu))
         try:
