@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
 from std_msgs.msg import Float64MultiArray
 
@@ -15,6 +15,7 @@ from casadi_mpc.bringup import default_params_file
 from casadi_mpc.core.safety_filter import SafetyFilter
 from casadi_mpc.core.safety_filter_config import load
 from casadi_mpc.ros import qos
+from casadi_mpc.ros.conversions import planar_pose
 
 CFG = load(default_params_file('diff_drive'))
 CENTRE, RADIUS = (2.0, 0.0), 0.3
@@ -124,3 +125,26 @@ def test_bad_input_is_rejected_and_a_stale_state_sends_the_safe_command(systems,
     probe.wait_for(lambda: tel.value('mode') == 'STALE', 5, 'the stale state',
                    lambda: (system.check(), teleop.publish(twist(0.5))))
     assert out.last().linear.x == 0.0 and out.last().angular.z == 0.0
+
+
+def test_the_whole_system_reaches_the_goal_through_estimator_and_filter(systems, probe):
+    """sim_node, estimator_node, safety_filter_node and mpc_node as sim.launch.py starts them
+    with estimator:=true safety_filter:=true, on a robot whose gains are 10 % off."""
+    system = systems.sim('diff_drive', real_time_factor=2.0, estimator='true',
+                         safety_filter='true', mpc={'goal': [0.0, 0.0, 0.0]},
+                         sim={'model.params.v_gain': 0.9, 'model.params.omega_gain': 1.1})
+    diag = probe.diagnostics()
+    filtered = probe.diagnostics('safety_filter_node')
+    est = probe.diagnostics('estimator_node')
+    probe.wait_for(lambda: diag.value('mode') == 'NORMAL' and filtered.value('mode') ==
+                   'NORMAL', 60, 'the system running', system.check)
+    goal = probe.publisher(PoseStamped, 'goal_pose')
+    probe.publish_until(goal, planar_pose(1.0, 0.5, 0.4636), lambda: diag.value('goal') ==
+                        '1 0.5 0.4636', 10, 'the goal accepted', system.check)
+    probe.wait_for(lambda: diag.value('goal_reached') == 'true', 60, 'the goal reached',
+                   system.check)
+    assert int(filtered.value('passed')) > 0 and filtered.value('rejected_messages') == '0'
+    assert abs(float(est.value('estimate.v_gain')) / 0.9 - 1) < 0.03
+    assert abs(float(est.value('estimate.omega_gain')) / 1.1 - 1) < 0.03
+    (followed,) = probe.get_parameters('mpc_node', ['model.params.v_gain'])
+    assert abs(followed / 0.9 - 1) < 0.03

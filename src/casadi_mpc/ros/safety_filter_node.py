@@ -1,12 +1,11 @@
 """safety_filter_node: the closest safe command to a desired one, as a ROS 2 node.
 
 Subscribes the desired command (``cmd_vel_in``, Twist or TwistStamped, from teleop, Nav2 or
-mpc_node; ``commands_in`` for models commanded by input arrays), the robot's state (``odom`` or
-``joint_states``; sensor-data QoS) and obstacles (``obstacles``, Float64MultiArray of rows x, y,
-radius [m] in ``frame_id``, in place of the configured ones); publishes the safe command
-(``cmd_vel`` or ``commands``), the per-step figures on ``~/telemetry`` (the intervention size,
-the predicted intrusion, the desired and the sent command, solver figures, counters) and the
-aggregated status on ``/diagnostics``. The math is ``core/safety_filter.py``.
+mpc_node), the robot's state (``odom``; sensor-data QoS) and obstacles (``obstacles``,
+Float64MultiArray of rows x, y, radius [m] in ``frame_id``, in place of the configured ones);
+publishes the safe command (``cmd_vel``), the per-step figures on ``~/telemetry`` (the
+intervention size, the predicted intrusion, the desired and the sent command, solver figures,
+counters) and the aggregated status on ``/diagnostics``. The math is ``core/safety_filter.py``.
 
 Desired commands are taken on a thread of their own (``intake.py``) and filtered at once; that
 thread also steps the filter every ``dt`` without one, so a stale desired command (older than
