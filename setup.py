@@ -32,6 +32,7 @@ setup(
             'sim_node = casadi_mpc.ros.sim_node:main',
             'estimator_node = casadi_mpc.ros.estimator_node:main',
             'safety_filter_node = casadi_mpc.ros.safety_filter_node:main',
+            'recorder = casadi_mpc.tools.record:main',
         ],
     },
 )
