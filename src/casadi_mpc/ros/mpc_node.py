@@ -33,8 +33,8 @@ from trajectory_msgs.msg import JointTrajectory
 from . import conversions as conv, diagnostics, measurements, param_files, params, qos, \
     runtime
 from .intake import StateIntake
-from .runtime import locked
 from .mpc_outputs import MpcOutputs
+from .runtime import locked
 from ..core import closed_loop
 from ..core.config import ConfigError, MPCConfig, parse, with_changes
 from ..core.controller import MPCController
