@@ -21,9 +21,9 @@ TRACKING = {'costs.reference_tracking.weight': [1.0, 1.0, 0.1],
             'goal': [0.0, 0.0, 0.0]}
 LEARNED_WITHIN = 6.0    # [s] of simulated driving: both gains within 3 % from then on
 FINAL = (10.0, 12.0)    # [s] the final tracking error is averaged over this part of the drive
-MASS_WITHIN = 10.0      # [s] of simulated time from the first window: the mass within 5 %
-                        # (0.25 s typically; the arm's motion is the excitation, and on a
-                        # loaded machine the controller moves it later and less)
+# [s] of simulated time from the first window: the mass within 5 % (0.25 s typically; the
+# arm's motion is the excitation, and on a loaded machine the controller moves it later)
+MASS_WITHIN = 10.0
 
 
 def circle(t):
