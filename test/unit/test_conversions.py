@@ -228,7 +228,7 @@ def test_twist_commanded_only_for_kinematic_bases():
 # ---------------------------------------------------------------------------- simulator side
 def test_sim_round_trips():
     x = np.array([1.0, -0.5, 2.0])
-    xdot = np.asarray(UNICYCLE.rhs(x, [0.3, 0.1], []), float).ravel()
+    xdot = np.asarray(UNICYCLE.rhs(x, [0.3, 0.1], UNICYCLE.param_vector()), float).ravel()
     msg = conv.state_to_odometry(x, UNICYCLE, STAMP, 'odom', 'base_link', xdot)
     assert msg.child_frame_id == 'base_link'
     assert (msg.twist.twist.linear.x, msg.twist.twist.linear.y) == pytest.approx((0.3, 0.0))

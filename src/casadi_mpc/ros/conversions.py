@@ -231,7 +231,7 @@ def joint_values_to_state(got, position, velocity, model):
     if len(position) != len(got):
         raise Rejected('joint state has %d names but %d positions' % (len(got), len(position)))
     if p.needs_velocity and len(velocity) != len(got):
-        raise Rejected('joint state has %d names but %d velocities (velocities are needed)'
+        raise Rejected('joint state has %d names but %d velocities (velocities are measured)'
                        % (len(got), len(velocity)))
     if len(set(got)) != len(got):
         raise Rejected('joint state lists a joint twice: %s' % got)
@@ -544,15 +544,23 @@ def to_path(x_pred, model, stamp, frame_id):
 def command_to_input(msg, model, x, p):
     """A command message (Twist, TwistStamped or Float64MultiArray) -> the model's input, at
     state ``x`` with parameters ``p`` (computed Twist fields are inverted there)."""
-    pl = plan(model)
     if isinstance(msg, Float64MultiArray):
         if len(msg.data) != model.nu:
             raise Rejected('command has %d values, the model takes %d (%s)'
                            % (len(msg.data), model.nu, ', '.join(model.input_names)))
         return _finite(msg.data, 'command')
     t = msg.twist if isinstance(msg, TwistStamped) else msg
-    values = _finite([getattr(getattr(t, f.split('.')[0]), f.split('.')[1])
-                      for f in pl.command.fields], 'twist command')
+    return twist_to_input(model, (t.linear.x, t.linear.y, t.linear.z),
+                          (t.angular.x, t.angular.y, t.angular.z), x, p)
+
+
+def twist_to_input(model, linear, angular, x, p):
+    """A Twist's linear and angular triples -> the model's input (inverting a computed Twist
+    at state ``x``, parameters ``p``)."""
+    pl = plan(model)
+    by_field = {'linear.' + a: v for a, v in zip(AXES, linear)}
+    by_field.update({'angular.' + a: v for a, v in zip(AXES, angular)})
+    values = _finite([by_field[f] for f in pl.command.fields], 'twist command')
     if pl.command.command is None:
         u = np.zeros(model.nu)
         u[pl.input_index] = values

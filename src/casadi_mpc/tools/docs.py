@@ -1,10 +1,11 @@
 """`casadi-mpc docs`: the README's parameter tables, generated from the schemas, and its table
 of robots, generated from the models' declarations.
 
-The pydantic schemas (``core/config.py``, ``core/sim_config.py``) are the one place that defines
-every parameter's name, type, default, range, unit and meaning; this renders them as the
-Markdown tables between the README's ``<!-- parameters:begin -->`` and ``<!-- parameters:end -->``
-markers. ``--check`` (and a unit test) fails when the README is stale; ``--write`` rewrites it.
+The pydantic schemas (``core/config.py``, ``core/sim_config.py``, ``core/estimator_config.py``,
+``core/safety_filter_config.py``) are the one place that defines every parameter's name, type,
+default, range, unit and meaning; this renders them as the Markdown tables between the README's
+``<!-- parameters:begin -->`` and ``<!-- parameters:end -->`` markers. ``--check`` (and a unit
+test) fails when the README is stale; ``--write`` rewrites it.
 """
 import argparse
 import math
@@ -138,6 +139,8 @@ def terms_table():
 def render():
     """The generated part of the README (between the markers, markers excluded)."""
     from ..core.config import MPCConfig
+    from ..core.estimator_config import EstimatorConfig
+    from ..core.safety_filter_config import SafetyFilterConfig
     from ..core.sim_config import SimConfig
     return '\n'.join([
         '', '**`mpc_node`** (`mpc_node: ros__parameters:`; read-only keys fix the problem '
@@ -145,7 +148,11 @@ def render():
         '**Cost terms** (`costs.<term>`; the set of terms is fixed at start, their weights '
         'are not):', '', terms_table(), '',
         '**`sim_node`** (`sim_node: ros__parameters:`):', '',
-        table(SimConfig, ('model.', 'the robot model, as for mpc_node')), ''])
+        table(SimConfig, ('model.', 'the robot model, as for mpc_node')), '',
+        '**`estimator_node`** (`estimator_node: ros__parameters:`):', '',
+        table(EstimatorConfig, ('model.', 'the robot model, as for mpc_node')), '',
+        '**`safety_filter_node`** (`safety_filter_node: ros__parameters:`):', '',
+        table(SafetyFilterConfig, ('model.', 'the robot model, as for mpc_node')), ''])
 
 
 def _signals(signals, bounds=False, most=8):

@@ -225,3 +225,49 @@ def config(name, solver='sqp', compiled=False, **changes):
     cfg = get(name).mpc_config(solver, compiled)
     cfg.update(changes)
     return cfg
+
+
+# ---------------------------------------------------------------------------- estimation
+@dataclass(frozen=True)
+class Estimation:
+    """Moving horizon estimation of the diff-drive base's pose and its velocity and turn-rate
+    gains (model parameters) from a noisy pose measured every dt, the commands known. Arrival
+    cost with fixed weights, the previous solution as its prior (do-mpc's MHE)."""
+
+    name: str
+    dt: float
+    steps: int            # measurements after the first
+    gains: tuple          # the robot's true gains
+    prior: tuple          # the estimator's prior gains
+    meas_std: float       # pose measurement noise (per state, SI)
+    process_std: float    # process noise intensity [SI / sqrt(s)]
+    state_prior_std: float
+    gain_prior_std: float
+    seed: int
+
+    @property
+    def model(self):
+        return build(options('diff_drive'))
+
+    def step(self):
+        """F(x, u, gains) -> x after dt: one RK4 step of the model (symbols or numbers)."""
+        return rk4_step(self.model, self.dt)
+
+
+MHE = Estimation(name='unicycle_gains', dt=0.1, steps=200, gains=(0.9, 1.1), prior=(1.0, 1.0),
+                 meas_std=0.01, process_std=0.02, state_prior_std=0.1, gain_prior_std=0.1,
+                 seed=7)
+
+
+def mhe_data(prob):
+    """(measurements (steps+1, 3), commands (steps, 2), true states (steps+1, 3)): the robot
+    driven by smooth commands, one RK4 step of dt per interval, its pose measured with noise."""
+    step = prob.step()
+    rng = np.random.default_rng(prob.seed)
+    xs, us = [np.zeros(3)], []
+    for k in range(prob.steps):
+        cmd = np.array([0.5 + 0.3 * np.sin(0.2 * k), 0.8 * np.sin(0.1 * k)])
+        us.append(cmd)
+        xs.append(np.asarray(step(xs[-1], cmd, prob.gains), float).ravel())
+    xs = np.array(xs)
+    return xs + prob.meas_std * rng.standard_normal(xs.shape), np.array(us), xs
