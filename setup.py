@@ -16,6 +16,7 @@ setup(
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
         ('share/' + package_name + '/config', glob('config/*.yaml')),
         ('share/' + package_name + '/urdf', glob('src/casadi_mpc/urdf/*.urdf')),
+        ('share/' + package_name + '/examples/models', glob('examples/models/*.py')),
     ],
     # Python dependencies are pinned in requirements.txt (pip) and package.xml (rosdep).
     install_requires=['setuptools'],

@@ -35,7 +35,9 @@ import yaml
 
 from casadi_mpc.loopback import LOOPBACK
 import transport_floor
-from standard import UNICYCLE
+from casadi_mpc.tools.problems import get as problem
+
+UNICYCLE = problem('unicycle').config
 
 
 def parameter_file(directory, rate, solver, trigger, compiled, realtime=0):

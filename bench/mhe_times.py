@@ -1,6 +1,6 @@
 """Moving horizon estimation per window size: ours next to do-mpc's MHE, on the same problem.
 
-The standard estimation problem (bench/peers/problems.py, MHE): a unicycle whose velocity and
+The standard estimation problem (casadi_mpc.tools.problems, MHE): a unicycle whose velocity and
 turn-rate gains are 0.9 and 1.1, driven by smooth commands for 200 steps of 0.1 s, its pose
 measured with noise (0.01); the estimator knows the commands, starts from the gains 1 and
 estimates the pose and both gains. Both solve the same problem in every window: process noise
@@ -29,12 +29,10 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, 'peers'))
-sys.dont_write_bytecode = True
-import problems  # noqa: E402
+from casadi_mpc.core.estimation import MovingHorizonEstimator
+from casadi_mpc.tools import problems
 
-from casadi_mpc.core.estimation import MovingHorizonEstimator  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def config(prob, horizon):

@@ -21,7 +21,7 @@ from builtin_interfaces.msg import Time
 
 from casadi_mpc.bringup import ROBOTS, default_params_file
 from casadi_mpc.core import sim_config
-from casadi_mpc.core.models import build_model
+from casadi_mpc.core.models import build
 from casadi_mpc.core.plant import make_plant
 from casadi_mpc.ros import conversions as conv
 
@@ -34,10 +34,8 @@ def command(model, plant, t):
     return wave
 
 
-def publish_work(model, x, u, stamp):
-    if model.kind == 'arm':
-        return conv.state_to_joint_state(x, model, stamp, u)
-    return conv.state_to_odometry_bytes(x, u, model, stamp, 'odom', 'base_link')
+def publish_work(model, x, u, p, stamp):
+    return conv.state_message(x, u, p, model, stamp)[1]
 
 
 def measure(cfg, model, seconds):
@@ -54,7 +52,7 @@ def measure(cfg, model, seconds):
         t0 = time.thread_time()
         x = plant.step(u, dt)
         t1 = time.thread_time()
-        publish_work(model, x, plant.applied, stamp)
+        publish_work(model, x, plant.applied, plant.p, stamp)
         messages += time.thread_time() - t1
         physics += t1 - t0
     wall = time.perf_counter() - wall
@@ -79,7 +77,7 @@ def main():
     for robot in args.robots:
         path = default_params_file(robot)
         base = sim_config.load(path)
-        model = build_model(base.model.name, **base.model.options())
+        model = build(base.model)
         for engine in ('model', 'mujoco'):
             changes = {'engine': engine, 'mujoco.timestep': 1.0 / args.physics_hz,
                        'noise_std': []}

@@ -1,7 +1,8 @@
 """Solve times on the two standard problems: every backend of ours, and do-mpc, in one run.
 
-Closed loop as the peers run it (bench/peers/problems.py): the plant is one RK4 step of dt of
-the same model, from the standard start to the standard goal. Per control step it records
+Closed loop as the peers run it (casadi_mpc.tools.problems, the one home of the problems): the
+plant is the model's RK4 step of dt, from the standard start to the standard goal. Per control
+step it records
 
   solve  the solver call alone (Solver.solve's solve_time), the scope acados times
   step   the whole MPCController.step (parameters, bounds, solve, result): our per-step cost,
@@ -20,7 +21,7 @@ Ratios are ours / peer (below 1: we are faster): step / do-mpc's make_step and s
 prep) / acados' solve. Timings are noisy on shared machines: --repeat runs every closed loop
 several times and reports the medians of the per-run figures. Not a test: it prints.
 
-    python bench/solve_times.py [--problem unicycle|arm2|all] [--steps K] [--repeat R]
+    python bench/solve_times.py [--problem unicycle,arm2] [--steps K] [--repeat R]
                                 [--quick] [--only sqp,sqp_rti-c] [--json FILE]
 """
 import argparse
@@ -33,9 +34,9 @@ import time
 
 import numpy as np
 
-import standard
 from casadi_mpc.core.controller import MPCController
 from casadi_mpc.core.integrators import rk4_step
+from casadi_mpc.tools import problems
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REQUIREMENTS = os.path.join(HERE, 'requirements.txt')
@@ -49,6 +50,7 @@ BACKENDS = [('ipopt', 'ipopt', False, False, False), ('fatrop', 'fatrop', False,
 # the plant of the mismatch rows: model parameters scaled (name -> factor), input gains
 MISMATCH = {'arm2': ({'mass1': 1.15}, None), 'unicycle': ({}, [0.85, 1.0])}
 QUICK_STEPS = {'unicycle': 40, 'arm2': 80}
+STANDARD = ('unicycle', 'arm2')
 
 
 def plant_of(problem, controller, mismatch):
@@ -65,17 +67,18 @@ def plant_of(problem, controller, mismatch):
 
 def closed_loop(problem, solver, compiled, prepare, steps, progress=None, mismatch=False):
     """One closed loop of ours; returns the figures of this run."""
-    cfg = standard.config(problem, solver, compiled)
+    prob = problems.get(problem)
+    cfg = prob.mpc_config(solver, compiled)
     started = time.perf_counter()
     controller = MPCController(cfg, progress=progress)
     build = time.perf_counter() - started
     model = controller.model
-    plant = rk4_step(model, controller.cfg.dt)
+    plant = rk4_step(model, controller.cfg.dt, prob.substeps)
     p, gain = plant_of(problem, controller, mismatch)
     kernel = controller.solver.kernel
-    x = standard.initial_state(problem)
+    x = prob.x0.copy()
     solve, step, prep, iters, failures = [], [], [], [], 0
-    qp_fb, qp_prep = [], []
+    qp_fb, qp_prep, xs, us = [], [], [], []
     for _ in range(steps):
         t0 = time.perf_counter()
         u, result = controller.act(x)
@@ -85,6 +88,8 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None, mismat
         failures += not result.success
         if kernel is not None:
             qp_fb.append(kernel.out[controller.ocp.nw + 5])
+        xs.append(x)
+        us.append(u)
         x = np.asarray(plant(x, u * gain, p), float).ravel()
         if prepare:
             t0 = time.perf_counter()
@@ -100,7 +105,8 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None, mismat
         'step_median': float(np.median(ms['step'])),
         'step_p99': float(np.percentile(ms['step'], 99)),
         'prep_median': float(np.median(ms['prep'])),
-        'final_error': float(np.linalg.norm(x - np.asarray(cfg['goal']))),
+        'final_error': float(np.linalg.norm(x - prob.goal)),
+        'cost': prob.closed_loop_cost(xs, us),
         'iterations': float(np.median(iters)),
         'qp_median': float(np.median(qp_fb)), 'qp_max': float(np.max(qp_fb)),
         'qp_prep_median': float(np.median(qp_prep or [0.0])),
@@ -108,16 +114,17 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None, mismat
     }
 
 
-def ours(problem, steps, repeat, only=None, progress=None):
+def ours(problem, steps, repeat, only=None, progress=None, backends=BACKENDS):
     """Figures per backend label: medians over ``repeat`` runs of each run's figures."""
     rows = {}
-    for label, solver, compiled, prepare, mismatch in BACKENDS:
-        if only and label not in only:
+    for label, solver, compiled, prepare, mismatch in backends:
+        if (only and label not in only) or (mismatch and problem not in MISMATCH):
             continue
         runs = [closed_loop(problem, solver, compiled, prepare, steps, progress, mismatch)
                 for _ in range(repeat)]
         row = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
         row['final_error'] = runs[0]['final_error']
+        row['cost'] = runs[0]['cost']
         row['build_s'] = runs[0]['build_s']
         row['mismatch'] = mismatch
         row['compiled_rti'] = compiled and solver == 'sqp_rti'
@@ -174,29 +181,23 @@ def dompc(problem, steps, repeat):
     if not have_dompc():
         return 'do-mpc is not installed; install it with: %s' % install_hint()
     cmd = [sys.executable, os.path.join(HERE, 'peers', 'dompc_peer.py'), '--problem', problem,
-           '--steps', str(steps)]
-    return _repeat_peer(cmd, problem, 'do-mpc', repeat)
+           '--steps', str(steps), '--repeat', str(repeat)]
+    return peer(cmd, problem, 'do-mpc')
 
 
-def acados(problem, steps, repeat):
+def acados(problem, steps, repeat, variant='rti'):
+    """acados' figures (each a median over ``repeat`` closed loops in one process, one
+    build), or a string saying why there are none."""
     cmd = ['bash', os.path.join(HERE, 'peers', 'run_acados.sh'), '--problem', problem,
-           '--steps', str(steps), '--variant', 'rti']
-    return _repeat_peer(cmd, problem, 'acados-rti', repeat)
+           '--steps', str(steps), '--variant', variant, '--repeat', str(repeat)]
+    return peer(cmd, problem, 'acados-' + variant)
 
 
-def _repeat_peer(cmd, problem, tool, repeat):
-    runs = []
-    for _ in range(repeat):
-        try:
-            res = peer_rows(run_peer(cmd), problem, tool)
-        except RuntimeError as exc:
-            res = str(exc)
-        if isinstance(res, str):
-            return res
-        runs.append(res)
-    out = {k: float(np.median([r[k] for r in runs])) for k in ('median_ms', 'p99_ms')}
-    out['final_error'] = runs[0]['final_error']
-    return out
+def peer(cmd, problem, tool):
+    try:
+        return peer_rows(run_peer(cmd), problem, tool)
+    except RuntimeError as exc:
+        return str(exc)
 
 
 def table(problem, rows, peers):
@@ -205,21 +206,21 @@ def table(problem, rows, peers):
     ac = peers.get('acados-rti')
     dm_ms = dm['median_ms'] if isinstance(dm, dict) else None
     ac_ms = ac['median_ms'] if isinstance(ac, dict) else None
-    head = ('%-24s %9s %9s %9s %9s %8s %10s %6s %7s %7s' % (
-        'backend', 'solve ms', 'p99 ms', 'step ms', 'p99 ms', 'prep ms', 'final err', 'iters',
-        'qp it', 'prep it'))
+    head = ('%-24s %9s %9s %9s %9s %8s %10s %11s %6s %7s %7s' % (
+        'backend', 'solve ms', 'p99 ms', 'step ms', 'p99 ms', 'prep ms', 'final err',
+        'loop cost', 'iters', 'qp it', 'prep it'))
     if 'do-mpc' in peers:
         head += ' %9s' % '/do-mpc'
     if 'acados-rti' in peers:
         head += ' %9s' % '/acados'
     lines = ['%s (N = %d, %d closed-loop steps)' % (
-        problem, standard.PROBLEMS[problem][0]['horizon'], _steps(rows)), head,
+        problem, problems.get(problem).N, _steps(rows)), head,
         '-' * len(head)]
     for label, r in rows.items():
         prepared = bool(r['prep_median'])
-        line = '%-24s %9.4f %9.4f %9.4f %9.4f %8s %10.4f %6.0f %7s %7s' % (
+        line = '%-24s %9.4f %9.4f %9.4f %9.4f %8s %10.4f %11.5g %6.0f %7s %7s' % (
             label, r['solve_median'], r['solve_p99'], r['step_median'], r['step_p99'],
-            '%.4f' % r['prep_median'] if prepared else '-', r['final_error'],
+            '%.4f' % r['prep_median'] if prepared else '-', r['final_error'], r['cost'],
             r['iterations'],
             '%.0f/%.0f' % (r['qp_median'], r['qp_max']) if r.get('compiled_rti') else '-',
             '%.0f' % r['qp_prep_median'] if prepared else '-')
@@ -234,9 +235,9 @@ def table(problem, rows, peers):
         lines.append(line)
     for tool, res in peers.items():
         if isinstance(res, dict):
-            line = '%-24s %9.4f %9.4f %9s %9s %8s %10.4f %6s %7s %7s' % (
-                tool, res['median_ms'], res['p99_ms'], '-', '-', '-', res['final_error'], '-',
-                '-', '-')
+            line = '%-24s %9.4f %9.4f %9s %9s %8s %10.4f %11.5g %6s %7s %7s' % (
+                tool, res['median_ms'], res['p99_ms'], '-', '-', '-', res['final_error'],
+                res['cost'], '-', '-', '-')
             lines.append(line)
         else:
             lines.append('%-24s skipped: %s' % (tool, res))
@@ -254,8 +255,9 @@ def _ratio(ours_ms, peer_ms):
 def parse_args(description, argv=None):
     ap = argparse.ArgumentParser(description=description,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--problem', default='all', choices=['all', *standard.PROBLEMS])
-    defaults = ', '.join('%s %d' % (k, v[1]) for k, v in standard.PROBLEMS.items())
+    ap.add_argument('--problem', default=','.join(STANDARD), help='comma-separated, of: %s'
+                    % ', '.join(problems.NAMES))
+    defaults = ', '.join('%s %d' % (k, problems.get(k).steps) for k in STANDARD)
     ap.add_argument('--steps', type=int, default=None,
                     help="closed-loop steps (default: the problem's, %s)" % defaults)
     ap.add_argument('--repeat', type=int, default=3, help='closed-loop runs per backend')
@@ -274,7 +276,11 @@ def parse_args(description, argv=None):
 
 def main(argv=None, with_acados=False, description=__doc__):
     args = parse_args(description, argv)
-    problems = list(standard.PROBLEMS) if args.problem == 'all' else [args.problem]
+    names = args.problem.split(',')
+    unknown = set(names) - set(problems.NAMES)
+    if unknown:
+        sys.exit('unknown problem(s) %s; known: %s' % (', '.join(sorted(unknown)),
+                                                       ', '.join(problems.NAMES)))
     only = set(filter(None, args.only.split(',')))
     unknown = only - {b[0] for b in BACKENDS}
     if unknown:
@@ -283,9 +289,9 @@ def main(argv=None, with_acados=False, description=__doc__):
         print('do-mpc is not installed, its column is skipped; install it with:\n  %s'
               % install_hint(), flush=True)
     results = {}
-    for problem in problems:
-        steps = args.steps or (QUICK_STEPS[problem] if args.quick else
-                               standard.PROBLEMS[problem][1])
+    for problem in names:
+        steps = args.steps or (QUICK_STEPS.get(problem, problems.get(problem).steps)
+                               if args.quick else problems.get(problem).steps)
         print('%s: our backends (%d steps x %d runs)' % (problem, steps, args.repeat),
               file=sys.stderr, flush=True)
         rows = ours(problem, steps, args.repeat, only,

@@ -1,9 +1,13 @@
 """Closed-loop acados (HPIPM) peer on the standard problems; prints one JSON line per variant.
 
 Variants: 'rti' (SQP_RTI, one Gauss-Newton QP per control step, tool 'acados-rti') and
-'sqp' (SQP iterated to convergence, tool 'acados-sqp'). Start it through run_acados.sh,
-which sets ACADOS_SOURCE_DIR, TERA_PATH, LD_LIBRARY_PATH and PYTHONPATH. Generated code
-and libraries go to --build-dir (default <repo>/build/acados, git-ignored).
+'sqp' (SQP iterated to convergence, tool 'acados-sqp'). The problem is the one casadi_mpc
+solves (casadi_mpc.tools.problems): the model's f(x, u) at its parameters, explicit RK4 with
+the same steps per interval, the same weights (acados' LINEAR_LS 0.5 |y|_W^2 with its stage
+cost scaled by dt, undone in W), input bounds and state bounds at every stage after the
+first. The plant is the model's RK4 step. Start it through run_acados.sh, which sets
+ACADOS_SOURCE_DIR, TERA_PATH, LD_LIBRARY_PATH and PYTHONPATH (the repository's src). Generated
+code goes to --build-dir (default <repo>/build/acados, git-ignored).
 """
 import argparse
 import os
@@ -12,58 +16,67 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.dont_write_bytecode = True  # keep the source tree clean
-import problems as P  # noqa: E402
+from common import figures, json_stdout, median_figures
 
-REPO = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True  # keep the source tree clean
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = {'rti': 'acados-rti', 'sqp': 'acados-sqp'}
+# this acados does not mask infinite bounds: HPIPM then iterates to its limit on a bound at
+# +-1e9. The open side of a one-sided bound is put FAR beyond the other (in the state's unit),
+# never reached: the same problem, and a QP that converges in a few iterations.
+FAR = 1e3
 
 
 def build_solver(prob, variant, build_dir):
     import casadi as ca
     from acados_template import AcadosModel, AcadosOcp, AcadosOcpSolver
 
-    name = f'{prob.name}_{variant}'
+    name = '%s_%s' % (prob.name, variant)
+    nx, nu = prob.model.nx, prob.model.nu
     model = AcadosModel()
     model.name = name
-    model.x = ca.SX.sym('x', prob.nx)
-    model.u = ca.SX.sym('u', prob.nu)
-    model.xdot = ca.SX.sym('xdot', prob.nx)
-    model.f_expl_expr = P.ODES[prob.name](model.x, model.u)
+    model.x = ca.SX.sym('x', nx)
+    model.u = ca.SX.sym('u', nu)
+    model.xdot = ca.SX.sym('xdot', nx)
+    model.f_expl_expr = prob.ode(model.x, model.u)
     model.f_impl_expr = model.xdot - model.f_expl_expr
 
     ocp = AcadosOcp()
     ocp.model = model
     ocp.dims.N = prob.N
-    nx, nu, ny = prob.nx, prob.nu, prob.nx + prob.nu
+    Q, R, Qf = prob.weights()
     # acados LINEAR_LS cost is 0.5 * ||y - yref||_W^2, and stage terms are scaled by the
     # time step; undo both so the objective equals the problem's sum of stage + terminal.
     ocp.cost.cost_type = 'LINEAR_LS'
     ocp.cost.cost_type_e = 'LINEAR_LS'
     ocp.cost.Vx = np.vstack([np.eye(nx), np.zeros((nu, nx))])
     ocp.cost.Vu = np.vstack([np.zeros((nx, nu)), np.eye(nu)])
-    ocp.cost.W = np.diag(2.0 * np.array(prob.Q + prob.R) / prob.dt)
+    ocp.cost.W = np.diag(2.0 * np.concatenate([Q, R]) / prob.dt)
     ocp.cost.yref = np.concatenate([prob.goal, np.zeros(nu)])
     ocp.cost.Vx_e = np.eye(nx)
-    ocp.cost.W_e = np.diag(2.0 * np.array(prob.Qf))
-    ocp.cost.yref_e = np.array(prob.goal)
-    assert ny == ocp.cost.W.shape[0]
+    ocp.cost.W_e = np.diag(2.0 * Qf)
+    ocp.cost.yref_e = prob.goal
 
-    u_max = np.array(prob.u_max)
-    ocp.constraints.x0 = np.array(prob.x0)
+    lbu, ubu = prob.u_bounds()
+    ocp.constraints.x0 = prob.x0
     ocp.constraints.idxbu = np.arange(nu)
-    ocp.constraints.lbu = -u_max
-    ocp.constraints.ubu = u_max
+    ocp.constraints.lbu, ocp.constraints.ubu = lbu, ubu
+    lbx, ubx = prob.x_bounds()
+    bounded = np.flatnonzero(np.isfinite(lbx) | np.isfinite(ubx))
+    if bounded.size:   # the state bounds hold at every stage after the first, as ours
+        lo = np.where(np.isfinite(lbx), lbx, ubx - FAR)
+        hi = np.where(np.isfinite(ubx), ubx, lbx + FAR)
+        ocp.constraints.idxbx = ocp.constraints.idxbx_e = bounded
+        ocp.constraints.lbx = ocp.constraints.lbx_e = lo[bounded]
+        ocp.constraints.ubx = ocp.constraints.ubx_e = hi[bounded]
 
     opts = ocp.solver_options
     opts.tf = prob.N * prob.dt
     opts.qp_solver = 'PARTIAL_CONDENSING_HPIPM'
     opts.hessian_approx = 'GAUSS_NEWTON'
     opts.integrator_type = 'ERK'
-    opts.sim_method_num_stages = 4   # classic RK4 ...
-    opts.sim_method_num_steps = 1    # ... one step per interval, as the plant
+    opts.sim_method_num_stages = 4                 # classic RK4 ...
+    opts.sim_method_num_steps = prob.substeps      # ... as many steps per interval as ours
     opts.print_level = 0
     if variant == 'rti':
         opts.nlp_solver_type = 'SQP_RTI'
@@ -88,54 +101,65 @@ def build_solver(prob, variant, build_dir):
     return solver
 
 
-def run(prob, variant, steps, build_dir):
+def run(prob, variant, steps, build_dir, repeat=1):
+    """``repeat`` closed loops with one solver; the medians of their figures."""
     solver = build_solver(prob, variant, build_dir)
-    plant = P.make_plant(prob)
+    return median_figures([closed_loop(prob, solver, steps) for _ in range(repeat)])
+
+
+def closed_loop(prob, solver, steps):
+    plant = prob.plant()
+    nu = prob.model.nu
     x = np.array(prob.x0, dtype=float)
     for k in range(prob.N + 1):
         solver.set(k, 'x', x)
     for k in range(prob.N):
-        solver.set(k, 'u', np.zeros(prob.nu))
-    times, failures = [], 0
+        solver.set(k, 'u', np.zeros(nu))
+    times, own, xs, us, failures = [], [], [], [], 0
     for _ in range(steps):
         solver.set(0, 'lbx', x)
         solver.set(0, 'ubx', x)
         t0 = time.perf_counter()
         status = solver.solve()
         times.append(time.perf_counter() - t0)
-        failures += int(status != 0)
+        own.append(float(np.atleast_1d(solver.get_stats('time_tot'))[0]))
+        failures += int(status not in (0, 2))   # 2: iteration limit (RTI: always one)
         u = solver.get(0, 'u')  # previous iterate stays in memory: warm start
+        xs.append(x)
+        us.append(u)
         x = plant(x, u)
-    res = P.summarize(times, x, prob, steps)
-    res['failures'] = failures
-    return res
+    return figures(prob, times, xs, us, x, failures, own)
 
 
 def main():
+    from casadi_mpc.tools import problems
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--problem', default='all', choices=['all', *P.PROBLEMS])
+    ap.add_argument('--problem', default='unicycle,arm2',
+                    help='comma-separated problems (%s)' % ', '.join(problems.NAMES))
     ap.add_argument('--steps', type=int, default=None, help='override closed-loop steps')
     ap.add_argument('--variant', default='rti', choices=['rti', 'sqp', 'all'])
+    ap.add_argument('--repeat', type=int, default=1, help='closed loops per problem (medians)')
     ap.add_argument('--build-dir', default=os.environ.get(
         'ACADOS_BUILD_DIR', os.path.join(REPO, 'build', 'acados')))
     args = ap.parse_args()
     variants = list(TOOLS) if args.variant == 'all' else [args.variant]
     build_dir = os.path.abspath(args.build_dir)
-    with P.json_stdout() as emit:
+    with json_stdout() as emit:
         try:
             import acados_template  # noqa: F401
         except Exception as exc:
             for v in variants:
-                emit({'tool': TOOLS[v], 'error': f'acados unavailable: {exc}'})
+                emit({'tool': TOOLS[v], 'error': 'acados unavailable: %s' % exc})
             return
         for v in variants:
             out = {'tool': TOOLS[v], 'problems': {}}
-            for name in P.selected(args.problem):
-                prob = P.PROBLEMS[name]
+            for name in args.problem.split(','):
                 try:
-                    out['problems'][name] = run(prob, v, args.steps or prob.steps, build_dir)
-                except Exception as exc:  # report, keep going with the other problem
-                    out['problems'][name] = {'error': f'{type(exc).__name__}: {exc}'}
+                    prob = problems.get(name)
+                    out['problems'][name] = run(prob, v, args.steps or prob.steps, build_dir,
+                                                args.repeat)
+                except Exception as exc:  # report, keep going with the other problems
+                    out['problems'][name] = {'error': '%s: %s' % (type(exc).__name__, exc)}
             emit(out)
 
 

@@ -8,16 +8,16 @@ w'P_w w. Each window gets the same measurements as ours through a y_fun; make_st
 """
 import argparse
 import logging
-import os
 import sys
 import time
 import warnings
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from casadi_mpc.tools import problems as P
+from common import json_stdout
+
 sys.dont_write_bytecode = True  # keep the source tree clean
-import problems as P  # noqa: E402
 
 
 def build(prob, horizon):
@@ -27,8 +27,7 @@ def build(prob, horizon):
     x = model.set_variable('_x', 'x', shape=(3, 1))
     u = model.set_variable('_u', 'u', shape=(2, 1))
     gains = model.set_variable('_p', 'gains', shape=(2, 1))
-    model.set_rhs('x', P.rk4_step(lambda a, b: P.unicycle_gains_ode(a, b, gains), x, u,
-                                  prob.dt), process_noise=True)
+    model.set_rhs('x', prob.step()(x, u, gains), process_noise=True)
     model.set_meas('pose', x, meas_noise=True)
     model.set_meas('command', u, meas_noise=False)
     model.setup()
@@ -87,7 +86,7 @@ def main():
     args = ap.parse_args()
     warnings.filterwarnings('ignore')
     logging.disable(logging.WARNING)
-    with P.json_stdout() as emit:
+    with json_stdout() as emit:
         out = {'tool': 'do-mpc', 'horizons': {}}
         for horizon in (int(h) for h in args.horizons.split(',')):
             try:

@@ -12,7 +12,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet comma-deps-acados 'casadi==3.8.2' scipy numpy
+"$VENV/bin/python" -m pip install --quiet comma-deps-acados 'casadi==3.8.2' 'numpy==2.4.6' \
+    'pydantic==2.14.4' scipy
 
 ACADOS_DIR="$("$VENV/bin/python" - <<'PY'
 import glob

@@ -1,7 +1,8 @@
 """The system as data: which nodes run, with which parameters and remappings.
 
 ``sim``: sim_node + mpc_node (the simulator publishes /clock, the controller runs on it).
-``robot``: mpc_node alone, remapped onto a real driver (ros2_control controllers by default).
+``robot``: mpc_node alone, remapped onto a real driver: the ros2_control topics the model's
+interface declares (``Interface.driver``), unless ``remaps`` maps them elsewhere.
 ``estimator:=true`` adds estimator_node on the robot's state and commands; mpc_node follows the
 estimated parameters, and takes the estimated state (``estimated/odom`` or
 ``estimated/joint_states``) when remapped onto it. ``safety_filter:=true`` puts safety_filter_node
@@ -24,30 +25,29 @@ import yaml
 
 PACKAGE = 'casadi_mpc'
 MODES = ('sim', 'robot')
-ROBOTS = ('diff_drive', 'double_integrator', 'planar_arm', 'urdf_arm')
-# how each robot is commanded: base velocities (cmd_vel), base accelerations or joint torques
-# (commands)
-INTERFACE = {'diff_drive': 'twist', 'double_integrator': 'inputs', 'planar_arm': 'arm',
-             'urdf_arm': 'arm'}
-# default remappings of ``robot`` mode onto ros2_control controllers
-DRIVER_REMAPS = {
-    'twist': [('cmd_vel', '/diff_drive_controller/cmd_vel'),
-              ('odom', '/diff_drive_controller/odom')],
-    'inputs': [('commands', '/forward_acceleration_controller/commands'),
-               ('odom', '/odometry/filtered')],
-    'arm': [('commands', '/forward_effort_controller/commands'),
-            ('joint_states', '/joint_states')],
-}
+TWIST_CHOICES = ('auto', 'true', 'false')
+
+
+def robots():
+    """The built-in models; each has a config/<robot>.yaml."""
+    from .core.models import builtin_names
+    return builtin_names()
+
 
 # launch argument -> (default, description); defaults of '' are filled per mode below
 ARGUMENTS = {
-    'robot': ('diff_drive', 'robot model and parameter set: ' + ' | '.join(ROBOTS)),
+    'robot': ('diff_drive', 'robot model: a built-in (config/<robot>.yaml is its parameter '
+              "file) or another model's name with params_file"),
     'params_file': ('', 'ROS 2 parameter file with mpc_node (and sim_node) sections; default: '
                     "the package's config/<robot>.yaml"),
     'use_sim_time': ('', 'run mpc_node on /clock (default: true for sim, false for robot)'),
     'namespace': ('', 'namespace for all nodes (topics are relative, so they follow)'),
     'remaps': ('', 'extra mpc_node remappings "from:=to", comma separated; robot mode adds '
-               'the ros2_control defaults (e.g. cmd_vel:=/diff_drive_controller/cmd_vel)'),
+               'the ros2_control topics the model declares (e.g. '
+               'cmd_vel:=/diff_drive_controller/cmd_vel)'),
+    'twist_stamped': ('', 'Twist-commanded robots: auto (the type the driver subscribes to), '
+                      "true (TwistStamped) or false (Twist); default: the parameter file's "
+                      '(auto when unset)'),
     'real_time_factor': ('1.0', 'sim: simulated seconds per wall-clock second'),
     'engine': ('', "sim: what plays the robot: model (the controller's own model) | mujoco "
                '(the MuJoCo physics engine); default: the engine in the parameter file'),
@@ -230,23 +230,45 @@ def resolve(args, mode):
             raise ValueError('argument %s applies to %s mode only, not %s'
                              % (name, ' and '.join(modes), mode))
     out = {k: str(args.get(k, '') or default) for k, (default, _) in ARGUMENTS.items()}
-    if out['robot'] not in ROBOTS:
-        raise ValueError('robot %r: choose one of %s' % (out['robot'], ', '.join(ROBOTS)))
+    given = os.path.expanduser(out['params_file'])
+    if not given and out['robot'] not in robots():
+        raise ValueError('robot %r is no built-in (%s): give its parameter file, '
+                         'params_file:=<file>' % (out['robot'], ', '.join(robots())))
     if out['engine'] and out['engine'] not in ENGINES:
         raise ValueError('engine %r: choose one of %s' % (out['engine'], ', '.join(ENGINES)))
-    out['params_file'] = os.path.expanduser(out['params_file']) or \
-        default_params_file(out['robot'])
+    out['params_file'] = given or default_params_file(out['robot'])
     if not os.path.isfile(out['params_file']):
         raise ValueError('params_file %s does not exist' % out['params_file'])
+    out['twist_stamped'] = out['twist_stamped'].strip().lower()
+    if out['twist_stamped'] not in TWIST_CHOICES + ('',):
+        raise ValueError('twist_stamped %r: choose one of %s'
+                         % (out['twist_stamped'], ', '.join(TWIST_CHOICES)))
     if not str(args.get('use_sim_time', '')).strip():
         out['use_sim_time'] = 'true' if mode == 'sim' else 'false'
     return out
 
 
+def robot_interface(params_file):
+    """The ROS interface of the model in ``params_file`` (its mpc_node section)."""
+    from .core.config import ConfigError, load
+    from .core.models import ModelError, build
+    try:
+        model = build(load(params_file).model)
+    except (ConfigError, ModelError) as err:
+        raise ValueError(str(err)) from None
+    if model.interface is None:
+        raise ValueError('model %s declares no ROS interface' % model.name)
+    return model.interface
+
+
+def driver_remaps(params_file):
+    """Robot mode's remappings onto the driver: the ros2_control topics the interface of the
+    model in ``params_file`` declares."""
+    return sorted(robot_interface(params_file).driver.items())
+
+
 # the namespace of the estimator's state output (estimated/odom, estimated/joint_states)
 ESTIMATED = 'estimated/'
-# the command topic of each interface (the safety filter takes <topic>_in)
-COMMAND_TOPIC = {'twist': 'cmd_vel', 'inputs': 'commands', 'arm': 'commands'}
 
 
 def has_section(path, node):
@@ -275,7 +297,8 @@ def system(mode, args=None, overrides=None):
     params_file = namespaced_params_file(a['params_file'], a['namespace'])
     common = dict(namespace=a['namespace'], params_files=[params_file], log_level=a['log_level'])
     mpc_params = {'use_sim_time': sim_time, 'managed': truthy(a['managed'])}
-    interface = INTERFACE[a['robot']]
+    if a['twist_stamped']:
+        mpc_params['twist_stamped'] = a['twist_stamped']
     estimator = truthy(a['estimator'])
     safety_filter = truthy(a['safety_filter'])
     for on, node in ((estimator, 'estimator_node'), (safety_filter, 'safety_filter_node')):
@@ -293,20 +316,20 @@ def system(mode, args=None, overrides=None):
                       'real_time_factor': float(a['real_time_factor'])}
         if a['engine']:
             sim_params['engine'] = a['engine']
+        if a['twist_stamped'] in ('true', 'false'):
+            sim_params['twist_stamped'] = a['twist_stamped'] == 'true'
         sim_params.update(overrides.get('sim_node', {}))
         nodes.append(NodeSpec('sim_node', PACKAGE + '.ros.sim_node', 'sim_node',
                               parameters=sim_params, **common))
     else:
-        driver = DRIVER_REMAPS[interface]
-        if interface == 'twist':
-            mpc_params['twist_stamped'] = True   # diff_drive_controller takes TwistStamped
+        driver = driver_remaps(a['params_file'])
 
     def on_the_robot(name):
         """A node on the robot's own topics (every remap but those onto the estimate), on
-        the controller's clock and twist type."""
+        the controller's clock and, where given, the twist type."""
         node_params = {'use_sim_time': sim_time}
-        if mpc_params.get('twist_stamped'):
-            node_params['twist_stamped'] = True
+        if a['twist_stamped'] in ('true', 'false'):
+            node_params['twist_stamped'] = a['twist_stamped'] == 'true'
         node_params.update(overrides.get(name, {}))
         mine = [r for r in remaps if not r[1].strip('/').startswith(ESTIMATED)]
         return NodeSpec(name, '%s.ros.%s' % (PACKAGE, name), name, parameters=node_params,
@@ -319,7 +342,7 @@ def system(mode, args=None, overrides=None):
     if safety_filter:
         # between the controller and the robot: the controller commands it
         nodes.append(on_the_robot('safety_filter_node'))
-        command = COMMAND_TOPIC[interface]
+        command = robot_interface(a['params_file']).command.topic
         remaps = [r for r in remaps if r[0] != command] + [(command, command + '_in')]
         driver = [r for r in driver if r[0] != command]
     mpc_params.update(overrides.get('mpc_node', {}))

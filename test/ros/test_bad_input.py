@@ -42,8 +42,8 @@ class Robot:
         self.odom = probe.publisher(Odometry, 'odom', qos.STATE)
         self.bad = None
         self.timer = probe.node.create_timer(0.02, self._tick)
-        probe.wait_for(lambda: self.diag.value('mode') == 'NORMAL', 30,
-                       'the controller running', self.system.check)
+        probe.wait_for(lambda: self.diag.value('mode') == 'NORMAL' and len(self.cmd) > 0, 30,
+                       'the controller running and its commands arriving', self.system.check)
 
     def _tick(self):
         msg = self.bad() if self.bad is not None else self.probe.stamped(odometry())

@@ -8,7 +8,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from casadi_mpc.core.config import load
 from casadi_mpc.core.controller import MPCController
-from casadi_mpc.core.models import build_model
+from casadi_mpc.core.models import build
 from casadi_mpc.ros import conversions as conv, qos
 from casadi_mpc.bringup import default_params_file
 
@@ -19,7 +19,7 @@ DIAGNOSTIC_KEYS = ('mode', 'solver_status', 'solve_time_ms', 'iterations', 'dead
 
 def bounds(robot):
     cfg = load(default_params_file(robot))
-    model = build_model(cfg.model.name, **cfg.model.options())
+    model = build(cfg.model)
     return np.asarray(cfg.bounds.u_min or model.u_lb), np.asarray(cfg.bounds.u_max or model.u_ub)
 
 
@@ -68,7 +68,7 @@ ARMS = {'planar_arm': (1.0, {}, [1.9708, -0.8]),
 def test_arm_reaches_goal(systems, probe, robot):
     pytest.importorskip('casadi_mpc.core.models.%s' % robot)
     cfg = load(default_params_file(robot))
-    model = build_model(cfg.model.name, **cfg.model.options())
+    model = build(cfg.model)
     rtf, overrides, target = ARMS[robot]
     if cfg.solver.compiled:
         MPCController(cfg)   # build the compiled solver into the test cache: the node loads it

@@ -9,7 +9,7 @@ from std_msgs.msg import Float64MultiArray
 
 from casadi_mpc.bringup import default_params_file
 from casadi_mpc.core.config import load
-from casadi_mpc.core.models import build_model
+from casadi_mpc.core.models import build
 from casadi_mpc.ros import qos
 from casadi_mpc.ros.conversions import planar_pose
 
@@ -54,7 +54,7 @@ def arm_state(names, q, dq):
 
 def test_bad_joint_states_rejected_then_safe_hold(systems, probe):
     cfg = load(default_params_file('planar_arm'))
-    model = build_model(cfg.model.name, **cfg.model.options())
+    model = build(cfg.model)
     system = systems.controller_only('planar_arm', mpc={'state_timeout': 0.3})
     cmd = probe.record(Float64MultiArray, 'commands')
     diag = probe.diagnostics()

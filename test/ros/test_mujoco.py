@@ -14,7 +14,7 @@ from std_msgs.msg import Float64MultiArray
 from casadi_mpc.bringup import default_params_file
 from casadi_mpc.core.config import load
 from casadi_mpc.core.controller import MPCController
-from casadi_mpc.core.models import build_model
+from casadi_mpc.core.models import build, build_model
 from casadi_mpc.ros import conversions as conv, qos
 
 MUJOCO = {'engine': 'mujoco'}
@@ -146,7 +146,7 @@ def test_seven_dof_arm_reaches_its_goal_on_mujoco(systems, probe):
     """The joint goal within 0.05 (the file's tolerance) in under 10 s of simulated time, torques
     within the limits; stale state: the safe command (hold and brake), in bounds."""
     cfg = load(default_params_file('urdf_arm'))
-    model = build_model(cfg.model.name, **cfg.model.options())
+    model = build(cfg.model)
     MPCController(cfg)   # build the compiled solver into the test cache: the node loads it
     system = systems.sim('urdf_arm', real_time_factor=1.0, sim=MUJOCO,
                          mpc={'goal': [0.0] * 14})

@@ -28,11 +28,12 @@ def make_node(ros_env):
 def test_declared_types_values_and_read_only(make_node):
     node = make_node()
     cfg, specs = params.declare_config(node, MPCConfig, parse, {
-        'rate_hz': 20, 'goal': [1, 2, 0], 'costs.effort.weight': [0.5, 0.5],
-        'model.params.unused': 1})
+        'model.name': 'planar_arm', 'rate_hz': 20, 'goal': [1, 2, 0],
+        'costs.effort.weight': [0.5, 0.5], 'model.params.unused': 1})
     assert cfg.rate_hz == 20.0 and cfg.goal == [1.0, 2.0, 0.0]
     assert cfg.costs['effort'].weight == [0.5, 0.5]
-    assert cfg.model.params == {'unused': 1.0}
+    assert cfg.model.params == {'unused': 1.0} and cfg.model.links == 2
+    assert not node.has_parameter('model.dim')   # the options of the model named, no other
     assert node.get_parameter('rate_hz').type_ == Parameter.Type.DOUBLE
     (d,) = node.describe_parameters(['horizon'])
     assert d.read_only and d.integer_range[0].to_value == 500

@@ -1,15 +1,13 @@
-"""Small problem configurations for the core tests."""
+"""Problem configurations for the core tests: the standard problems (casadi_mpc.tools.problems)
+with changes."""
 import copy
 
 import numpy as np
 
-UNICYCLE = {
-    'model': {'name': 'diff_drive'}, 'horizon': 15, 'dt': 0.1,
-    'goal': [1.0, 0.5, np.pi / 2], 'goal_tolerance': 0.1,
-    'costs': {'goal_tracking': {'weight': [1.0, 1.0, 0.1]}, 'effort': {'weight': [0.1, 0.1]},
-              'terminal': {'weight': [10.0, 10.0, 10.0]}},
-    'bounds': {'u_min': [-1.0, -2.0], 'u_max': [1.0, 2.0]},
-}
+from casadi_mpc.tools import problems
+
+# the standard unicycle with a shorter horizon and a nearer goal: quick solves
+UNICYCLE = dict(problems.get('unicycle').config, horizon=15, goal=[1.0, 0.5, np.pi / 2])
 
 
 def config(base=UNICYCLE, **changes):

@@ -10,27 +10,17 @@ where a bound is weakly active; the comparisons with a plant that differs from t
 therefore run both controllers with a tight QP tolerance, which measures the algorithm rather
 than the tolerance.
 """
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from casadi_mpc.core.controller import MPCController
 from casadi_mpc.core.integrators import rk4_step
+from casadi_mpc.tools import problems
 
-
-def _standard():
-    """The benchmarks' standard problems (bench/standard.py), the ones acados is compared on."""
-    path = Path(__file__).resolve().parents[2] / 'bench' / 'standard.py'
-    spec = importlib.util.spec_from_file_location('bench_standard', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-standard = _standard()
-UNICYCLE, ARM2, PROBLEMS = standard.UNICYCLE, standard.ARM2, standard.PROBLEMS
+# the standard problems the benchmarks compare with acados: (config, closed-loop steps)
+PROBLEMS = {name: (problems.get(name).config, problems.get(name).steps)
+            for name in ('unicycle', 'arm2')}
+UNICYCLE, ARM2 = PROBLEMS['unicycle'][0], PROBLEMS['arm2'][0]
 
 # plants that differ from the model: the arm's first link heavier, the unicycle slower than
 # commanded

@@ -27,11 +27,45 @@ def test_sim_runs_simulator_then_controller_on_sim_time():
 def test_robot_remaps_onto_ros2_control():
     (mpc,) = bringup.system('robot', {'robot': 'diff_drive'})
     assert ('cmd_vel', '/diff_drive_controller/cmd_vel') in mpc.remappings
-    assert mpc.parameters == {'use_sim_time': False, 'managed': False, 'twist_stamped': True}
+    assert mpc.parameters == {'use_sim_time': False, 'managed': False}   # twist type: auto
     (arm,) = bringup.system('robot', {'robot': 'urdf_arm', 'remaps': 'joint_states:=/arm/js'})
     assert ('commands', '/forward_effort_controller/commands') in arm.remappings
     assert ('joint_states', '/arm/js') in arm.remappings
     assert ('joint_states', '/joint_states') not in arm.remappings
+
+
+@pytest.mark.parametrize('robot, driver', [
+    ('ackermann', ('cmd_vel', '/ackermann_steering_controller/reference')),
+    ('omni', ('cmd_vel', '/mecanum_drive_controller/reference')),
+    ('cart_pole', ('commands', '/forward_effort_controller/commands')),
+    ('double_integrator', ('odom', '/odometry/filtered'))])
+def test_robot_mode_maps_onto_the_driver_the_model_declares(robot, driver):
+    (mpc,) = bringup.system('robot', {'robot': robot})
+    assert driver in mpc.remappings
+    assert 'twist_stamped' not in mpc.parameters   # the node's auto unless given
+
+
+def test_twist_stamped_argument_reaches_both_nodes():
+    sim, mpc = bringup.system('sim', {'twist_stamped': 'true'})
+    assert sim.parameters['twist_stamped'] is True and mpc.parameters['twist_stamped'] == 'true'
+    assert 'twist_stamped:=true' in mpc.ros_args()
+    sim, mpc = bringup.system('sim', {'twist_stamped': 'auto'})
+    assert 'twist_stamped' not in sim.parameters and mpc.parameters['twist_stamped'] == 'auto'
+    (mpc,) = bringup.system('robot', {'twist_stamped': 'False'})
+    assert mpc.parameters['twist_stamped'] == 'false'
+
+
+def test_a_user_model_runs_from_its_parameter_file(tmp_path):
+    example = Path(__file__).resolve().parents[2] / 'examples' / 'models' / 'template.py'
+    params = tmp_path / 'my_robot.yaml'
+    params.write_text('mpc_node:\n  ros__parameters:\n    model:\n      file: %s\n'
+                      '    costs:\n      effort: {}\n' % example)
+    (mpc,) = bringup.system('robot', {'robot': 'my_robot', 'params_file': str(params)})
+    assert ('cmd_vel', '/diff_drive_controller/cmd_vel') in mpc.remappings
+    broken = tmp_path / 'broken.yaml'
+    broken.write_text(params.read_text().replace(str(example), '/nowhere/robot.py'))
+    with pytest.raises(ValueError, match='model.file'):
+        bringup.system('robot', {'robot': 'my_robot', 'params_file': str(broken)})
 
 
 def test_namespace_rewrites_the_parameter_file_sections():
@@ -64,7 +98,8 @@ def test_overrides_and_namespace_reach_the_command_line():
 
 
 @pytest.mark.parametrize('args, message', [
-    ({'robot': 'tank'}, 'robot'), ({'robots': 'x'}, 'unknown argument'),
+    ({'robot': 'tank'}, "robot 'tank' is no built-in .*params_file:="),
+    ({'robots': 'x'}, 'unknown argument'), ({'twist_stamped': 'maybe'}, 'auto, true, false'),
     ({'params_file': '/nonexistent.yaml'}, 'does not exist'),
     ({'remaps': 'cmd_vel'}, 'from:=to'), ({'use_sim_time': 'maybe'}, 'true or false')])
 def test_bad_arguments(args, message):
@@ -122,11 +157,12 @@ def test_estimator_listens_to_the_robot_and_the_controller_follows_it():
     # on a robot the estimator takes the driver's topics; a remap onto the estimate feeds the
     # controller alone
     specs = by_name(bringup.system('robot', {'robot': 'diff_drive', 'estimator': 'true',
-                                             'remaps': 'odom:=estimated/odom'}))
+                                             'remaps': 'odom:=estimated/odom',
+                                             'twist_stamped': 'true'}))
     est, mpc = specs['estimator_node'], specs['mpc_node']
     assert ('odom', '/diff_drive_controller/odom') in est.remappings
     assert ('cmd_vel', '/diff_drive_controller/cmd_vel') in est.remappings
-    assert est.parameters['twist_stamped'] is True
+    assert est.parameters['twist_stamped'] is True   # as given: it cannot look on the graph
     assert ('odom', 'estimated/odom') in mpc.remappings
     assert ('odom', '/diff_drive_controller/odom') not in mpc.remappings
     assert 'follow_estimates' not in by_name(bringup.system('sim', {}))['mpc_node'].parameters
@@ -147,7 +183,7 @@ def test_safety_filter_sits_between_the_controller_and_the_robot():
     assert sf.module == 'casadi_mpc.ros.safety_filter_node'
     assert ('cmd_vel', '/diff_drive_controller/cmd_vel') in sf.remappings
     assert ('odom', '/diff_drive_controller/odom') in sf.remappings
-    assert sf.parameters == {'use_sim_time': False, 'twist_stamped': True}
+    assert sf.parameters == {'use_sim_time': False}   # the file's twist type unless given
     assert ('cmd_vel', 'cmd_vel_in') in mpc.remappings
     assert ('cmd_vel', '/diff_drive_controller/cmd_vel') not in mpc.remappings
     # the estimator hears what the robot is sent: the filter's output

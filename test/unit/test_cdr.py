@@ -85,13 +85,13 @@ def test_malformed_bytes_raise_with_the_reason(buf, why):
 def test_twist_bytes_deserialize_with_rclpy(frame):
     class Stamp:
         sec, nanosec = 17, 250000000
-    msg = deserialize_message(conv.twist_bytes([0.5, -1.25], Stamp, frame), TwistStamped)
+    msg = deserialize_message(conv.twist_bytes(UNICYCLE, [0.5, -1.25], Stamp, frame), TwistStamped)
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (17, 250000000)
     assert msg.header.frame_id == frame
     t = msg.twist
     assert (t.linear.x, t.linear.y, t.linear.z) == (0.5, 0.0, 0.0)
     assert (t.angular.x, t.angular.y, t.angular.z) == (0.0, 0.0, -1.25)
-    plain = deserialize_message(conv.twist_bytes([2.0, 0.25]), Twist)
+    plain = deserialize_message(conv.twist_bytes(UNICYCLE, [2.0, 0.25]), Twist)
     assert (plain.linear.x, plain.angular.z) == (2.0, 0.25)
 
 
@@ -131,10 +131,10 @@ def test_simulator_odometry_bytes_equal_the_message(model, frames):
     class Stamp:
         sec, nanosec = 5, 123
     x = np.array([0.5, -1.5, 2.5, 0.25])[:model.nx]
-    u = np.array([0.7, -0.3])
-    msg = conv.state_to_odometry(x, u, model, Stamp, *frames)
-    got = deserialize_message(conv.state_to_odometry_bytes(x, u, model, Stamp, *frames),
-                              Odometry)
+    xdot = np.asarray(model.rhs(x, [0.7, -0.3], model.param_vector()), float).ravel()
+    msg = conv.state_to_odometry(x, model, Stamp, *frames, xdot=xdot)
+    got = deserialize_message(conv.state_to_odometry_bytes(x, model, Stamp, *frames,
+                                                           xdot=xdot), Odometry)
     for a, b in ((got.pose.pose.position, msg.pose.pose.position),
                  (got.pose.pose.orientation, msg.pose.pose.orientation),
                  (got.twist.twist.linear, msg.twist.twist.linear),

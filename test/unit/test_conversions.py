@@ -189,9 +189,9 @@ def test_trajectory_reference_rejections():
 
 # ---------------------------------------------------------------------------- out
 def test_commands_out():
-    t = conv.to_twist([0.5, -1.0])
+    t = conv.to_twist(UNICYCLE, [0.5, -1.0])
     assert isinstance(t, Twist) and (t.linear.x, t.angular.z) == (0.5, -1.0)
-    ts = conv.to_twist_stamped([0.5, -1.0], STAMP, 'base_link')
+    ts = conv.to_twist_stamped(UNICYCLE, [0.5, -1.0], STAMP, 'base_link')
     assert isinstance(ts, TwistStamped) and ts.header.frame_id == 'base_link'
     assert ts.header.stamp == STAMP and ts.twist.linear.x == 0.5
     arr = conv.to_float_array(np.array([1.0, 2.0]))
@@ -228,11 +228,14 @@ def test_twist_commanded_only_for_kinematic_bases():
 # ---------------------------------------------------------------------------- simulator side
 def test_sim_round_trips():
     x = np.array([1.0, -0.5, 2.0])
-    msg = conv.state_to_odometry(x, [0.3, 0.1], UNICYCLE, STAMP, 'odom', 'base_link')
-    assert msg.child_frame_id == 'base_link' and msg.twist.twist.linear.x == 0.3
+    xdot = np.asarray(UNICYCLE.rhs(x, [0.3, 0.1], UNICYCLE.param_vector()), float).ravel()
+    msg = conv.state_to_odometry(x, UNICYCLE, STAMP, 'odom', 'base_link', xdot)
+    assert msg.child_frame_id == 'base_link'
+    assert (msg.twist.twist.linear.x, msg.twist.twist.linear.y) == pytest.approx((0.3, 0.0))
+    assert msg.twist.twist.angular.z == pytest.approx(0.1)
     assert conv.odometry_to_state(msg, UNICYCLE) == pytest.approx(x)
     xp = np.array([1.0, 2.0, -0.3, 0.4])
-    msg = conv.state_to_odometry(xp, [0.0, 0.0], POINT, STAMP, 'odom', 'base_link')
+    msg = conv.state_to_odometry(xp, POINT, STAMP, 'odom', 'base_link')
     assert conv.odometry_to_state(msg, POINT) == pytest.approx(xp)
     xa = np.array([0.1, 0.2, 0.3, 0.4])
     js = conv.state_to_joint_state(xa, ARM, STAMP, effort=[1.0, 2.0])
@@ -243,15 +246,18 @@ def test_sim_round_trips():
 def test_sim_command_inputs():
     t = Twist()
     t.linear.x, t.angular.z = 0.4, -0.2
-    assert conv.twist_to_input(t, UNICYCLE).tolist() == [0.4, -0.2]
+    x0 = np.zeros(3)
+    assert conv.command_to_input(t, UNICYCLE, x0, []).tolist() == [0.4, -0.2]
     ts = TwistStamped()
     ts.twist = t
-    assert conv.twist_to_input(ts, UNICYCLE).tolist() == [0.4, -0.2]
-    assert conv.array_to_input(Float64MultiArray(data=[1.0, 2.0]), ARM).tolist() == [1.0, 2.0]
+    assert conv.command_to_input(ts, UNICYCLE, x0, []).tolist() == [0.4, -0.2]
+    p = ARM.param_vector()
+    assert conv.command_to_input(Float64MultiArray(data=[1.0, 2.0]), ARM, None, p).tolist() \
+        == [1.0, 2.0]
     with pytest.raises(Rejected, match='takes 2'):
-        conv.array_to_input(Float64MultiArray(data=[1.0]), ARM)
+        conv.command_to_input(Float64MultiArray(data=[1.0]), ARM, None, p)
     with pytest.raises(Rejected, match='NaN'):
-        conv.array_to_input(Float64MultiArray(data=[1.0, float('nan')]), ARM)
+        conv.command_to_input(Float64MultiArray(data=[1.0, float('nan')]), ARM, None, p)
 
 
 def test_planar_pose_round_trips_through_the_goal_conversion():
@@ -300,3 +306,72 @@ def test_odometry_frame_and_degenerate_orientation_are_checked():
     blank = serialize_message(Odometry())
     with pytest.raises(conv.Rejected, match='frame'):
         conv.odometry_bytes_to_state(blank, model, 'odom')
+
+
+# ---------------------------------------------------------------------------- every robot
+ROBOTS = {name: build_model(name, **({'urdf_file': 'two_link_arm.urdf'} if name == 'urdf_arm'
+                                     else {}))
+          for name in ('diff_drive', 'omni', 'ackermann', 'double_integrator', 'planar_arm',
+                       'urdf_arm', 'cart_pole')}
+
+
+@pytest.mark.parametrize('name', sorted(ROBOTS))
+def test_every_robot_round_trips_state_goal_and_command(name):
+    """Through the messages its interface declares: the simulator's state message back to the
+    state (entries it does not carry: NaN), a goal message back to the goal, a command back to
+    the input."""
+    from rclpy.serialization import serialize_message
+    model = ROBOTS[name]
+    rng = np.random.default_rng(3)
+    x = np.clip(rng.uniform(-1, 1, model.nx), model.x_lb, model.x_ub)
+    u = rng.uniform(0.2 * model.u_lb, 0.2 * model.u_ub)
+    p = model.param_vector()
+    xdot = np.asarray(model.rhs(x, u, p), float).ravel()
+    msg_type, topic, decode, _ = conv.state_input(model)
+    if msg_type is JointState:
+        buf = serialize_message(conv.state_to_joint_state(x, model, STAMP, xdot=xdot))
+    else:
+        buf = conv.state_to_odometry_bytes(x, model, STAMP, 'odom', 'base_link', xdot)
+    got, stamp = decode(buf, model, 'odom')
+    missing = list(conv.unmeasured(model))
+    assert stamp == (12, 500000000)
+    np.testing.assert_allclose(np.delete(got, missing), np.delete(x, missing), atol=1e-12)
+    assert np.all(np.isnan(got[missing]))
+    goal_type, goal_topic, convert, _ = conv.goal_input(model)
+    msg_type, topic, msg = conv.goal_message(x, model, 'odom')
+    assert (msg_type, topic) == (goal_type, goal_topic)
+    goal = convert(msg, model, 'odom')
+    carried = [k for k, _ in conv.plan(model).goal_rows]
+    np.testing.assert_allclose(goal[carried], x[carried], atol=1e-12)
+    assert np.all(np.delete(goal, carried) == 0.0)   # what a goal does not say: at rest
+    values = conv.command_values(model, u, x, p)
+    if conv.twist_commanded(model):
+        command = conv.to_twist(model, values)
+    else:
+        command = conv.to_float_array(values)
+    np.testing.assert_allclose(conv.command_to_input(command, model, x, p), u, atol=1e-9)
+
+
+def test_odometry_twist_of_the_simulated_robot_is_its_body_velocity():
+    omni = ROBOTS['omni']
+    x, u = np.array([0.0, 0.0, np.pi / 2]), np.array([0.3, -0.2, 0.5])
+    xdot = np.asarray(omni.rhs(x, u, []), float).ravel()
+    msg = conv.state_to_odometry(x, omni, STAMP, 'odom', 'base_link', xdot)
+    twist = msg.twist.twist
+    assert (twist.linear.x, twist.linear.y, twist.angular.z) == pytest.approx((0.3, -0.2, 0.5))
+
+
+def test_a_chain_of_masses_streams_the_velocity_no_state_carries():
+    """The chain's free end has no velocity state (its velocity is the input): the simulated
+    joint state takes it from the state's rate; the predicted trajectory leaves velocities out."""
+    from casadi_mpc.core.models import build_model as build
+    from pathlib import Path
+    chain = build(file=str(Path(__file__).resolve().parents[2] / 'examples' / 'models' /
+                           'chain_mass.py'), n_mass=3)
+    x, u = chain.x_nominal, np.array([0.1, -0.2, 0.3])
+    xdot = np.asarray(chain.rhs(x, u, chain.param_vector()), float).ravel()
+    js = conv.state_to_joint_state(x, chain, STAMP, xdot=xdot)
+    assert list(js.velocity[-3:]) == pytest.approx([0.1, -0.2, 0.3])
+    assert conv.joint_efforts(chain, u)[-3:] == pytest.approx([0.1, -0.2, 0.3])
+    jt = conv.to_joint_trajectory(np.array([x, x]), np.array([u]), chain, STAMP, 0.2)
+    assert list(jt.points[0].velocities) == [] and len(jt.points[0].positions) == 6

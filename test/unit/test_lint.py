@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_flake8_clean():
-    paths = [p for p in ('src', 'test', 'bench', 'launch', 'setup.py') if (ROOT / p).exists()]
+    paths = [p for p in ('src', 'test', 'bench', 'launch', 'examples', 'setup.py')
+             if (ROOT / p).exists()]
     result = subprocess.run([sys.executable, '-m', 'flake8', *paths], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

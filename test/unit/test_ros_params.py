@@ -10,6 +10,7 @@ from rcl_interfaces.msg import ParameterType as T
 from casadi_mpc.core.config import MPCConfig, node_section, parse, read_yaml
 from casadi_mpc.core.controller import STRUCTURAL
 from casadi_mpc.core import sim_config
+from casadi_mpc.core.models import options_class
 from casadi_mpc.ros import params
 
 CONFIGS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), '..', '..', 'config',
@@ -46,8 +47,11 @@ def test_types_defaults_and_empty_lists():
     assert specs['terminal_constraint'].type == T.PARAMETER_BOOL
     assert specs['frame_id'].type == T.PARAMETER_STRING
     assert specs['goal'].type == T.PARAMETER_DOUBLE_ARRAY and specs['goal'].default == []
-    assert specs['model.joint_names'].type == T.PARAMETER_STRING_ARRAY
     assert not any(n.startswith('costs.') for n in specs)
+    arm = by_name(params.specs(MPCConfig, [], model_options=options_class('planar_arm')))
+    assert arm['model.joint_names'].type == T.PARAMETER_STRING_ARRAY
+    assert arm['model.links'].type == T.PARAMETER_INTEGER and arm['model.links'].read_only
+    assert arm['model.name'].default == 'planar_arm' and 'model.links' not in specs
 
 
 def test_read_only_follows_structural_fields():
@@ -172,7 +176,7 @@ def test_shipped_yaml_round_trips_through_the_parameters(path):
             ('sim_node', sim_config.SimConfig, sim_config.parse, sim_config.load)):
         given = flat(node_section(document, node))
         names = [n for n in given if not n.startswith(params.MODEL_PARAMS)]
-        specs = params.specs(schema, names)
+        specs = params.specs(schema, names, model_options=options_class(given['model.name']))
         assert params.unknown(names, specs) == []
         values = {s.name: params.coerce(s, given[s.name]) if s.name in given else s.default
                   for s in specs}

@@ -181,7 +181,7 @@ def test_string_equals_file(name):
     path = URDF_DIR / name
     from_file = build_model('urdf_arm', urdf_file=name)
     from_path = build_model('urdf_arm', urdf_file=str(path))
-    from_string = build_model('urdf_arm', urdf=path.read_text())
+    from_string = build_model('urdf_arm', robot_description=path.read_text())
     for other in (from_path, from_string):
         assert other.state_names == from_file.state_names
         assert other.input_names == from_file.input_names
@@ -206,7 +206,7 @@ def test_string_with_long_header_is_accepted(two_link):
     text = (URDF_DIR / TWO_LINK).read_text()
     body = text.split('?>', 1)[1]
     banner = '<?xml version="1.0" encoding="utf-8"?>\n<!--%s-->\n' % ('=' * 4000)
-    model = build_model('urdf_arm', urdf=banner + body)
+    model = build_model('urdf_arm', robot_description=banner + body)
     x, u = np.array([0.3, -0.2, 0.5, 1.0]), np.array([3.0, -1.0])
     p = two_link.param_vector()
     np.testing.assert_allclose(np.asarray(model.rhs(x, u, p)),
@@ -214,7 +214,7 @@ def test_string_with_long_header_is_accepted(two_link):
 
 
 def test_limit_overrides():
-    model = build_model('urdf_arm', urdf_file=SEVEN_DOF, tau_max=5.0,
+    model = build_model('urdf_arm', urdf_file=SEVEN_DOF, tau_max=[5.0],
                         dq_max=[1, 2, 3, 4, 5, 6, 7])
     np.testing.assert_allclose(model.u_ub, 5.0)
     np.testing.assert_allclose(model.u_lb, -5.0)
@@ -223,7 +223,7 @@ def test_limit_overrides():
     with pytest.raises(ValueError, match='tau_max'):
         build_model('urdf_arm', urdf_file=SEVEN_DOF, tau_max=[1, 2])
     with pytest.raises(ValueError, match='dq_max'):
-        build_model('urdf_arm', urdf_file=SEVEN_DOF, dq_max=-1.0)
+        build_model('urdf_arm', urdf_file=SEVEN_DOF, dq_max=[-1.0])
 
 
 BRANCHED = '''<?xml version="1.0"?>
@@ -270,7 +270,7 @@ BRANCHED = '''<?xml version="1.0"?>
 
 def test_branched_urdf_chain_selection():
     """Defaults from the URDF (no origin/axis tags), continuous joints, locked branches."""
-    model = build_model('urdf_arm', urdf=BRANCHED, tip_link='rotor')
+    model = build_model('urdf_arm', robot_description=BRANCHED, tip_link='rotor')
     assert model.joint_names == ('yaw', 'spin')
     assert set(model.meta['locked_joints']) == {'camera_mount', 'slide'}
     np.testing.assert_allclose(model.x_lb, [-1.5, -np.inf, -0.4, -6.0])
@@ -290,30 +290,32 @@ def test_branched_urdf_chain_selection():
     yaw_inertia = 0.01 + (0.5 * 0.2 ** 2 + 0.001) + (0.1 * 0.3 ** 2 + 1e-4)
     assert mass[0, 0] == pytest.approx(yaw_inertia, rel=1e-9)
     assert mass[1, 1] == pytest.approx(0.5 * 0.2 ** 2 + 0.001, rel=1e-9)
-    by_names = build_model('urdf_arm', urdf=BRANCHED, joint_names=['spin', 'yaw'])
+    by_names = build_model('urdf_arm', robot_description=BRANCHED, joint_names=['spin', 'yaw'])
     assert by_names.joint_names == ('spin', 'yaw')
     assert by_names.state_names == ['q_spin', 'q_yaw', 'dq_spin', 'dq_yaw']
 
 
 def test_branched_urdf_needs_a_tip_and_rejects_prismatic():
     with pytest.raises(ValueError, match='pass tip_link'):
-        build_model('urdf_arm', urdf=BRANCHED.replace('<limit lower="0" upper="0.02"',
-                                                      '<limit').replace('prismatic', 'fixed'))
+        build_model('urdf_arm', robot_description=BRANCHED.replace(
+            '<limit lower="0" upper="0.02"', '<limit').replace('prismatic', 'fixed'))
     with pytest.raises(ValueError, match="prismatic: \\['slide'\\]"):
-        build_model('urdf_arm', urdf=BRANCHED)
+        build_model('urdf_arm', robot_description=BRANCHED)
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    ({'urdf': '<robot name="x"><link name="a"></robot>'}, 'malformed URDF.*parse error'),
-    ({'urdf': 'not xml at all'}, 'malformed URDF.*parse error'),
-    ({'urdf': '   '}, 'empty'),
-    ({'urdf': '<model name="x"/>'}, 'root element is <model>'),
-    ({'urdf': '<robot name="x"><link name="a"/><joint name="j" type="revolute">'
-              '<parent link="a"/><child link="b"/></joint></robot>'}, "unknown link 'b'"),
-    ({'urdf': '<robot name="x"><link name="a"/></robot>'}, 'no movable'),
+    ({'robot_description': '<robot name="x"><link name="a"></robot>'},
+     'malformed URDF.*parse error'),
+    ({'robot_description': 'not xml at all'}, 'malformed URDF.*parse error'),
+    ({'robot_description': '   '}, 'empty'),
+    ({'robot_description': '<model name="x"/>'}, 'root element is <model>'),
+    ({'robot_description': '<robot name="x"><link name="a"/><joint name="j" '
+      'type="revolute"><parent link="a"/><child link="b"/></joint></robot>'},
+     "unknown link 'b'"),
+    ({'robot_description': '<robot name="x"><link name="a"/></robot>'}, 'no movable'),
     ({'urdf_file': 'no_such_arm.urdf'}, "'no_such_arm.urdf' not found"),
     ({'urdf_file': '/nonexistent/dir/arm.urdf'}, 'not found'),
-    ({}, 'needs urdf'),
+    ({}, 'needs robot_description'),
     ({'urdf_file': SEVEN_DOF, 'joint_names': ['joint1', 'elbow']}, "joint 'elbow' is not in"),
     ({'urdf_file': SEVEN_DOF, 'joint_names': ['tool_joint']}, 'fixed joint'),
     ({'urdf_file': SEVEN_DOF, 'tip_link': 'gripper'}, "link 'gripper' is not in"),

@@ -28,17 +28,6 @@ class Log:
         return {k: np.asarray(v) for k, v in self.__dict__.items() if k != 'status'}
 
 
-def energy_rate(model, x, u, p):
-    if model.power is not None:
-        return float(np.sum(np.abs(np.asarray(model.power(x, u, p), float))))
-    return float(np.sum(np.asarray(u, float) ** 2))
-
-
-def energy_unit(model):
-    return 'J' if model.kind == 'arm' else ('J/kg' if model.power is not None else
-                                            '(SI input)^2*s')
-
-
 def run(controller, x0, steps, plant_params=None, noise_std=0.0, seed=0, progress=None,
         stop_at_goal=False, keep_predictions=False):
     """Run ``steps`` control steps from ``x0``; returns (Log, summary dict)."""
@@ -63,7 +52,7 @@ def run(controller, x0, steps, plant_params=None, noise_std=0.0, seed=0, progres
         log.energy_cost.append(result.energy_cost)
         if keep_predictions and result.x_pred is not None:
             log.predictions.append(result.x_pred)
-        energy += energy_rate(model, x, u, plant.p) * dt
+        energy += model.energy_rate(x, u, plant.p) * dt
         x = plant.step(u, dt)
         if progress:
             progress(k, steps, controller.goal_error(x))
@@ -90,7 +79,7 @@ def summarize(controller, log, energy, failures):
         'time_to_goal': float(log.t[reached[0]]) if reached else None,
         'final_error': final_error,
         'energy': energy,
-        'energy_unit': energy_unit(controller.model),
+        'energy_unit': controller.model.energy,
         'task_cost': float(np.nansum(log.task_cost)),
         'energy_cost': float(np.nansum(log.energy_cost)),
         'solve_time_ms': {'median': float(np.median(st)), 'p99': float(np.percentile(st, 99)),

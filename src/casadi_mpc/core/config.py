@@ -4,17 +4,15 @@ Every field is a scalar or a flat list of one type, so it maps one-to-one onto R
 (nested models become dotted names: ``costs.effort.weight``). Field descriptions carry units;
 ``structural`` fields fix the problem's shape and are read-only at run time.
 """
-from typing import Dict, List, Literal
+from typing import Annotated, Dict, List, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator, \
-    ValidationError
+    SerializeAsAny, ValidationError, WrapValidator
 
 from .costs import TERMS
-from .models import MODELS
+from .models import ModelError, ModelOptions, STRUCTURAL, options_class
 from .solvers import BACKENDS, COMPILABLE
-
-STRUCTURAL = {'structural': True}
 
 
 class ConfigError(ValueError):
@@ -25,38 +23,34 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra='forbid', validate_assignment=True)
 
 
-class ModelConfig(Strict):
-    name: Literal[MODELS] = Field('diff_drive', description='robot model',
-                                  json_schema_extra=STRUCTURAL)
-    dim: int = Field(2, ge=1, le=3, description='double_integrator: number of axes',
-                     json_schema_extra=STRUCTURAL)
-    links: int = Field(2, ge=1, le=7, description='planar_arm: number of links',
-                       json_schema_extra=STRUCTURAL)
-    urdf_file: str = Field('', description='urdf_arm: URDF path, or a file shipped in the '
-                           "package's urdf/ folder", json_schema_extra=STRUCTURAL)
-    robot_description: str = Field('', description='urdf_arm: URDF XML (wins over urdf_file)',
-                                   json_schema_extra=STRUCTURAL)
-    root_link: str = Field('', description='urdf_arm: first link of the chain (default: root)',
-                           json_schema_extra=STRUCTURAL)
-    tip_link: str = Field('', description='urdf_arm: last link of the chain (default: leaf)',
-                          json_schema_extra=STRUCTURAL)
-    joint_names: List[str] = Field(default_factory=list,
-                                   description='arms: joint names in state order',
-                                   json_schema_extra=STRUCTURAL)
-    params: Dict[str, float] = Field(default_factory=dict, description='model parameter '
-                                     'values by name (mass [kg], length [m], damping, gravity)')
+def _model_options(value, handler):
+    """The ``model`` section, validated by the options class of the model it names (a
+    discriminated union on ``model.name``, or the model ``model.file`` declares)."""
+    if isinstance(value, ModelOptions):
+        value = value.model_dump()
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ValueError('expected a mapping (name, file, params, and the options of the '
+                         'model)')
+    name, file = str(value.get('name') or ''), str(value.get('file') or '')
+    try:
+        cls = options_class(name or ('' if file else DEFAULT_MODEL), file)
+    except ModelError as err:   # reported at model.file or model.name
+        key = 'file' if file else 'name'
+        raise ValidationError.from_exception_data('model', [{
+            'type': 'value_error', 'loc': (key,), 'input': value.get(key),
+            'ctx': {'error': ValueError(str(err))}}]) from None
+    return cls.model_validate(dict(value, name=name or cls.declared_name()))
 
-    def options(self):
-        """Keyword options for models.build_model."""
-        if self.name == 'double_integrator':
-            return {'dim': self.dim}
-        if self.name == 'planar_arm':
-            return {'links': self.links, 'joint_names': self.joint_names or None}
-        if self.name == 'urdf_arm':
-            return {'urdf': self.robot_description or None, 'urdf_file': self.urdf_file or None,
-                    'root_link': self.root_link or None, 'tip_link': self.tip_link or None,
-                    'joint_names': self.joint_names or None}
-        return {}
+
+DEFAULT_MODEL = 'diff_drive'
+# the model's options: a ModelOptions subclass chosen by model.name / model.file
+ModelConfig = Annotated[SerializeAsAny[ModelOptions], WrapValidator(_model_options)]
+
+
+def default_model():
+    return options_class(DEFAULT_MODEL)()
 
 
 class CostConfig(Strict):
@@ -119,7 +113,7 @@ class ObstaclesConfig(Strict):
 
 
 class MPCConfig(Strict):
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: ModelConfig = Field(default_factory=default_model)
     horizon: int = Field(20, ge=1, le=500, description='number of shooting intervals N',
                          json_schema_extra=STRUCTURAL)
     dt: float = Field(0.1, gt=0, le=10, description='shooting interval [s]',
@@ -159,9 +153,10 @@ class MPCConfig(Strict):
                                     'than state_timeout by its stamp is stale')
     fallback_steps: int = Field(5, ge=0, le=1000, description='control steps to follow the '
                                 'previous plan after a failed solve before the safe command')
-    twist_stamped: bool = Field(False, description='bases: publish cmd_vel as TwistStamped, '
-                                'not Twist (it changes the topic type)',
-                                json_schema_extra=STRUCTURAL)
+    twist_stamped: Literal['auto', 'true', 'false'] = Field(
+        'auto', description="Twist-commanded models: cmd_vel as TwistStamped ('true'), Twist "
+        "('false'), or 'auto': the type the driver subscribes to on the graph (commands go out "
+        'once a subscriber shows); it fixes the topic type', json_schema_extra=STRUCTURAL)
     hold_position: bool = Field(True, description='arms: the safe command holds against '
                                 'gravity (effort interfaces); off: zero')
     publish_joint_trajectory: bool = Field(False, description='arms: also publish the '
@@ -181,6 +176,11 @@ class MPCConfig(Strict):
     follow_estimates: bool = Field(False, description='take the model parameters from '
                                    'estimated_parameters (estimator_node) as they arrive, '
                                    'as parameter changes (no rebuild)')
+
+    @field_validator('twist_stamped', mode='before')
+    @classmethod
+    def _bool_as_choice(cls, v):
+        return ('true' if v else 'false') if isinstance(v, bool) else v
 
     @field_validator('costs')
     @classmethod

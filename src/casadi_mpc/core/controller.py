@@ -6,11 +6,12 @@ Everything a user tunes at run time (weights, goal, bounds, obstacles, time limi
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel
 
 from .config import ConfigError, MPCConfig, parse, with_changes
 from .integrators import rk4_step
 from .costs import make_term
-from .models import build_model
+from .models import ModelError, build
 from .ocp import OCP
 from .solvers import Solver
 
@@ -24,7 +25,7 @@ def structural_fields(model_cls=MPCConfig, prefix=''):
         annotation = field.annotation
         if extra.get('structural'):
             out.add(key)
-        elif isinstance(annotation, type) and issubclass(annotation, MPCConfig.__base__):
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             out |= structural_fields(annotation, key + '.')
     return out
 
@@ -118,6 +119,10 @@ def changed_structure(old, new, structural=None):
         return d
     fields = STRUCTURAL if structural is None else structural
     changed = [k for k in sorted(fields) if get(a, k) != get(b, k)]
+    if 'model' in a:   # every model option but the parameter values fixes the model
+        changed += ['model.%s' % k for k in sorted(set(a['model']) | set(b['model']))
+                    if k != 'params' and 'model.' + k not in changed
+                    and a['model'].get(k) != b['model'].get(k)]
     if 'costs' in a and set(a['costs']) != set(b['costs']):
         changed.append('costs (set of terms)')
     return changed
@@ -130,9 +135,9 @@ class MPCController:
         self.cfg = cfg if isinstance(cfg, MPCConfig) else parse(cfg)
         c = self.cfg
         try:
-            self.model = model or build_model(c.model.name, **c.model.options())
-        except (ValueError, KeyError, OSError) as err:
-            raise ConfigError('model: %s' % err) from None
+            self.model = model or build(c.model)
+        except ModelError as err:
+            raise ConfigError(str(err)) from None
         # in a canonical order: the same terms give the same problem (and compiled solver)
         # whatever order a file or the node's parameters list them in
         self.terms = [make_term(name) for name in sorted(c.costs)]
@@ -150,6 +155,7 @@ class MPCController:
         self.reference = None
         self._coast = None        # (state given, state predicted) while safe commands go out
         self._predict = None
+        self._expected = None     # the state predicted for the next step (partial states)
         self._packed = None   # (parameter vector without x0 and u_prev, bounds) until a change
 
     # ------------------------------------------------------------------ tuning
@@ -286,13 +292,32 @@ class MPCController:
         u = self.model.safe_input(assumed, t.model_p, self.cfg.hold_position, period, t.u_lb,
                                   t.u_ub)
         if brake and self.model.velocity:
-            if self._predict is None or self._predict[0] != period:
-                self._predict = (period, rk4_step(self.model, period,
-                                                  max(1, int(np.ceil(period / 0.002)))))
-            ahead = np.asarray(self._predict[1](assumed, u, self.tuning.model_p), float).ravel()
+            ahead = self._ahead(assumed, u, period)
             if np.all(np.isfinite(ahead)):
                 self._coast = (x.copy(), ahead)
         return u
+
+    def _ahead(self, x, u, period):
+        """The state ``period`` seconds after ``x`` under the input ``u``, by the model."""
+        if self._predict is None or self._predict[0] != period:
+            self._predict = (period, rk4_step(self.model, period,
+                                              max(1, int(np.ceil(period / 0.002)))))
+        return np.asarray(self._predict[1](x, u, self.tuning.model_p), float).ravel()
+
+    def complete(self, x, missing):
+        """A state whose message does not carry the entries ``missing`` (indices, e.g. a car's
+        steering angle in odometry): those come from the model's prediction under the commands
+        sent (see :meth:`sent`), at first from their nominal values."""
+        x = np.asarray(x, dtype=float).copy()
+        known = self._expected if self._expected is not None else self.model.x_nominal
+        x[list(missing)] = known[list(missing)]
+        return x
+
+    def sent(self, x, u):
+        """The command ``u`` went out at state ``x``: predict the state one control period
+        later, for :meth:`complete`."""
+        ahead = self._ahead(np.asarray(x, float), np.asarray(u, float), 1.0 / self.cfg.rate_hz)
+        self._expected = ahead if np.all(np.isfinite(ahead)) else None
 
     def applied(self, u):
         """Tell the controller which command actually went out (fallback or safe command)."""

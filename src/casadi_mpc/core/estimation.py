@@ -36,7 +36,7 @@ from .config import ConfigError
 from .controller import changed_structure, structural_fields
 from .estimator_config import EstimatorConfig, parse, resolve
 from .integrators import rk4
-from .models import build_model
+from .models import ModelError, build
 from .ocp import Block
 from .solvers import Solver
 
@@ -193,9 +193,9 @@ class MovingHorizonEstimator:
         self.cfg = cfg if isinstance(cfg, EstimatorConfig) else parse(cfg)
         c = self.cfg
         try:
-            self.model = model or build_model(c.model.name, **c.model.options())
-        except (ValueError, KeyError, OSError) as err:
-            raise ConfigError('model: %s' % err) from None
+            self.model = model or build(c.model)
+        except ModelError as err:
+            raise ConfigError(str(err)) from None
         self.setup = resolve(c, self.model)
         s = self.setup
         self.problem = EstimationProblem(self.model, c.horizon, s.measured, s.estimated,

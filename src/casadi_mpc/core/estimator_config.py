@@ -11,8 +11,8 @@ from typing import List, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from .config import ConfigError, ModelConfig, node_section, read_yaml, STRUCTURAL, Strict, \
-    validate
+from .config import ConfigError, default_model, ModelConfig, node_section, read_yaml, Strict, \
+    STRUCTURAL, validate
 
 # the package's solvers that take the estimation problem (the compiled kernel needs the control
 # problem's stage structure: the window's parameters couple every node)
@@ -32,7 +32,7 @@ class EstimatorSolverConfig(Strict):
 
 
 class EstimatorConfig(Strict):
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: ModelConfig = Field(default_factory=default_model)
     horizon: int = Field(20, ge=2, le=200, description='measurements in the window M',
                          json_schema_extra=STRUCTURAL)
     substeps: int = Field(1, ge=1, le=50, description='RK4 steps per interval',
@@ -166,9 +166,13 @@ def _per(values, size, key, labels, default, positive=True):
 
 def resolve(cfg, model):
     """Check ``cfg`` against ``model``; returns an EstimationSetup or raises ConfigError."""
-    if cfg.input_source == 'effort' and model.kind != 'arm':
-        raise ConfigError('input_source = effort: only arms report joint efforts (model %s '
-                          'is commanded by velocities or accelerations)' % model.name)
+    interface = model.interface
+    if cfg.input_source == 'effort' and not (
+            interface is not None and interface.state.kind == 'joint_state'
+            and interface.command.joints):
+        raise ConfigError('input_source = effort: only robots whose joint states carry the '
+                          'efforts of their inputs report them (model %s does not)'
+                          % model.name)
     states = model.state_names
     measured = _indices(cfg.measured, states, 'measured', 'state') if cfg.measured \
         else np.arange(model.nx)

@@ -30,7 +30,7 @@ import numpy as np
 from .config import ConfigError
 from .controller import changed_structure, MPCController, structural_fields
 from .integrators import rk4
-from .models import build_model
+from .models import ModelError, build
 from .models.base import Model, Signal
 from .safety_filter_config import parse, SafetyFilterConfig
 
@@ -48,18 +48,17 @@ def rate_model(model, rate_lb, rate_ub):
     z, rate = ca.SX.sym('z', nx + nu), ca.SX.sym('du', nu)
     p = ca.SX.sym('p', model.n_params)
     zdot = ca.vertcat(model.rhs(z[:nx], z[nx:], p), rate)
+    rate_lb, rate_ub = np.asarray(rate_lb, float), np.asarray(rate_ub, float)
     return Model(
         name=model.name, kind=model.kind,
-        states=model.states + tuple(Signal(s.name, s.unit) for s in model.inputs),
-        inputs=tuple(Signal('d' + s.name, s.unit + '/s') for s in model.inputs),
+        states=model.states + tuple(Signal(s.name, s.unit, s.default, s.lower, s.upper)
+                                    for s in model.inputs),
+        inputs=tuple(Signal('d' + s.name, s.unit + '/s', 0.0, lo, hi)
+                     for s, lo, hi in zip(model.inputs, rate_lb, rate_ub)),
         params=model.params,
         rhs=ca.Function(model.name + '_rates', [z, rate, p], [zdot], ['x', 'u', 'p'],
                         ['xdot']),
-        x_lb=np.concatenate([model.x_lb, model.u_lb]),
-        x_ub=np.concatenate([model.x_ub, model.u_ub]),
-        u_lb=np.asarray(rate_lb, float), u_ub=np.asarray(rate_ub, float),
-        wrap=model.wrap, position=model.position, velocity=model.velocity,
-        joint_names=model.joint_names)
+        position=model.position, velocity=model.velocity, interface=model.interface)
 
 
 class _RestAtTheEnd(MPCController):
@@ -122,9 +121,9 @@ class SafetyFilter:
         self.cfg = cfg if isinstance(cfg, SafetyFilterConfig) else parse(cfg)
         c = self.cfg
         try:
-            self.model = model or build_model(c.model.name, **c.model.options())
-        except (ValueError, KeyError, OSError) as err:
-            raise ConfigError('model: %s' % err) from None
+            self.model = model or build(c.model)
+        except ModelError as err:
+            raise ConfigError(str(err)) from None
         m = self.model
         if m.velocity:
             raise ConfigError(

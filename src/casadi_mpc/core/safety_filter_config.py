@@ -8,12 +8,12 @@ from typing import List
 
 from pydantic import Field, field_validator, model_validator
 
-from .config import BoundsConfig, ModelConfig, node_section, ObstaclesConfig, read_yaml, \
-    SolverConfig, STRUCTURAL, Strict, validate
+from .config import BoundsConfig, default_model, ModelConfig, node_section, ObstaclesConfig, \
+    read_yaml, SolverConfig, Strict, STRUCTURAL, validate
 
 
 class SafetyFilterConfig(Strict):
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: ModelConfig = Field(default_factory=default_model)
     horizon: int = Field(15, ge=1, le=200, description='shooting intervals N of the predictive '
                          'filter: the robot must be able to stop within N x dt',
                          json_schema_extra=STRUCTURAL)

@@ -10,8 +10,8 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from .models.bodies import physics_of
-from .config import STRUCTURAL, ConfigError, ModelConfig, Strict, node_section, read_yaml, \
-    validate
+from .config import STRUCTURAL, ConfigError, ModelConfig, Strict, default_model, node_section, \
+    read_yaml, validate
 
 
 ENGINES = ('model', 'mujoco')
@@ -64,7 +64,7 @@ class MujocoConfig(Strict):
 
 
 class SimConfig(Strict):
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: ModelConfig = Field(default_factory=default_model)
     engine: Literal[ENGINES] = Field('model', description="'model': integrate the "
                                      "controller's own model (RK4); 'mujoco': a physics engine "
                                      '(contacts, joint friction, actuator limits)',
@@ -91,8 +91,8 @@ class SimConfig(Strict):
     command_timeout: float = Field(0.5, gt=0, le=60, description='commands older than this '
                                    '(simulated time) are dropped: zero velocity for bases, zero '
                                    'torque for arms [s]')
-    twist_stamped: bool = Field(False, description='bases: cmd_vel is TwistStamped, not Twist',
-                                json_schema_extra=STRUCTURAL)
+    twist_stamped: bool = Field(False, description='Twist-commanded models: cmd_vel is '
+                                'TwistStamped, not Twist', json_schema_extra=STRUCTURAL)
     frame_id: str = Field('odom', description='bases: odometry frame',
                           json_schema_extra=STRUCTURAL)
     child_frame_id: str = Field('base_link', description='bases: robot body frame',

@@ -1,21 +1,21 @@
 """The estimator's and the safety filter's messages <-> numpy (pure; no node, no DDS).
 
-One small place: the state message of a model (odometry for bases, joint states for arms), read
+One small place: the state message of a model (as its interface declares it), read
 whole or in part (the measured states only: a pose without twist, joint positions without
 velocities), written back as the same message type; commands in as the controller sends them
 (Twist or TwistStamped for velocity-commanded bases, Float64MultiArray otherwise) and out the
 same way; estimated model parameters as a ParameterEvent, out of the estimator and into the
 controller.
 """
+import dataclasses
 from collections import deque
+from functools import lru_cache
 
 import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
-from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterEvent, ParameterType, \
     ParameterValue
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from . import cdr, conversions as conv
@@ -23,86 +23,83 @@ from .conversions import Rejected
 
 
 def state_topic(model):
-    """(message type, topic) of the model's state: odometry for bases, joint states for
-    arms."""
-    if model.kind == 'arm':
-        return JointState, 'joint_states'
-    return Odometry, 'odom'
+    """(message type, topic) of the model's state message (its interface's)."""
+    msg_type, topic, _, _ = conv.state_input(model)
+    return msg_type, topic
 
 
 def command_topic(model, stamped=False):
     """(message type, topic) of the model's commands."""
+    topic = model.interface.command.topic
     if conv.twist_commanded(model):
-        return (TwistStamped if stamped else Twist), 'cmd_vel'
-    return Float64MultiArray, 'commands'
+        return (TwistStamped if stamped else Twist), topic
+    return Float64MultiArray, topic
+
+
+@lru_cache(maxsize=None)
+def _reading(model, measured):
+    """The model with a state message that carries the ``measured`` states only (a pose
+    without twist, joint positions without velocities): what a partial measurement reads."""
+    state = model.interface.state
+    names = {model.state_names[i] for i in measured}
+    part = dataclasses.replace(state, fields={n: c for n, c in state.fields.items()
+                                              if n in names})
+    return dataclasses.replace(model, interface=dataclasses.replace(model.interface,
+                                                                    state=part))
 
 
 def read_state(buf, model, measured, frame_id, effort=False):
     """Serialized state message -> (values of the ``measured`` state indices, stamp as
-    (sec, nanosec)), and with ``effort`` (arms) the joint efforts in the model's input order
-    as a third item. Arms read velocities only when a velocity is measured, so a joint state
-    of positions alone is a whole measurement of the positions."""
-    if model.kind != 'arm':
-        if effort:
-            raise Rejected('model %s reports no effort in its state message' % model.name)
-        x, stamp = conv.odometry_bytes_to_state(buf, model, frame_id)
-        return x[measured], stamp
-    try:
-        stamp, _, names, position, velocity, efforts = cdr.read_joint_state(buf)
-    except cdr.CdrError as err:
-        raise Rejected('joint state: %s' % err) from None
-    joints = list(model.joint_names)
-    n = len(joints)
-    wants_velocity = bool(np.any(np.asarray(measured) >= n))
-    if len(position) != len(names):
-        raise Rejected('joint state has %d names but %d positions' % (len(names), len(position)))
-    if wants_velocity and len(velocity) != len(names):
-        raise Rejected('joint state has %d names but %d velocities (velocities are measured)'
-                       % (len(names), len(velocity)))
-    if len(set(names)) != len(names):
-        raise Rejected('joint state lists a joint twice: %s' % list(names))
-    index = {name: i for i, name in enumerate(names)}
-    missing = [j for j in joints if j not in index]
-    if missing:
-        raise Rejected('joint state lacks joint(s) %s (has %s)' % (missing, list(names)))
-    order = [index[j] for j in joints]
-    x = np.full(model.nx, np.nan)
-    x[:n] = np.asarray(position, float)[order]
-    if wants_velocity:
-        x[n:2 * n] = np.asarray(velocity, float)[order]
-    y = x[measured]
+    (sec, nanosec)), and with ``effort`` (joint robots) the joint efforts in the model's input
+    order as a third item. Only the measured channels are read, so a joint state of positions
+    alone is a whole measurement of the positions."""
+    measured = tuple(int(i) for i in measured)
+    reading = _reading(model, measured)
+    _, _, decode, what = conv.state_input(reading)
+    x, stamp = decode(buf, reading, frame_id)
+    y = x[list(measured)]
     if not np.all(np.isfinite(y)):
         bad = [model.state_names[i] for i, v in zip(measured, y) if not np.isfinite(v)]
-        raise Rejected('joint state has NaN or Inf for %s' % bad)
+        raise Rejected('%s does not carry %s' % (what, bad))
     if not effort:
         return y, stamp
+    joints = list(model.interface.command.joints)
+    if model.interface.state.kind != 'joint_state' or not joints:
+        raise Rejected('model %s reports no effort in its state message' % model.name)
+    try:
+        _, _, names, _, _, efforts = cdr.read_joint_state(buf)
+    except cdr.CdrError as err:
+        raise Rejected('joint state: %s' % err) from None
     if len(efforts) != len(names):
         raise Rejected('joint state has %d names but %d efforts (the input is read from '
                        'them)' % (len(names), len(efforts)))
-    u = np.asarray(efforts, float)[order]
+    index = {name: i for i, name in enumerate(names)}
+    u = np.asarray(efforts, float)[[index[j] for j in joints]]
     if not np.all(np.isfinite(u)):
         raise Rejected('joint state has NaN or Inf efforts: %s' % np.round(u, 4).tolist())
     return y, stamp, u
 
 
-def state_message(x, u, model, stamp, frame_id, child_frame_id):
-    """A state as the model's state message: serialized Odometry (twist from the command, as
-    the simulator writes it) or a JointState."""
-    if model.kind == 'arm':
-        return conv.state_to_joint_state(x, model, stamp)
-    return conv.state_to_odometry_bytes(x, u, model, stamp, frame_id, child_frame_id)
+def state_message(x, u, model, stamp, frame_id, child_frame_id, p=None):
+    """A state as the model's state message: serialized Odometry (its twist from the state's
+    rate under ``u``, as the simulator writes it; none without ``u``) or a JointState."""
+    p = model.param_vector() if p is None else p
+    xdot = None if u is None else np.asarray(model.rhs(x, u, p), float).ravel()
+    if model.interface.state.kind == 'joint_state':
+        return conv.state_to_joint_state(x, model, stamp, xdot=xdot)
+    return conv.state_to_odometry_bytes(x, model, stamp, frame_id, child_frame_id, xdot)
 
 
-def read_command(msg, model):
-    """A command message -> the model's input vector (Rejected when unusable)."""
-    if isinstance(msg, Float64MultiArray):
-        return conv.array_to_input(msg, model)
-    return conv.twist_to_input(msg, model)
+def read_command(msg, model, x=None, p=None):
+    """A command message -> the model's input vector (Rejected when unusable); a Twist the
+    model computes from its state is inverted at ``x`` (default: the nominal state)."""
+    return conv.command_to_input(msg, model, model.x_nominal if x is None else x,
+                                 model.param_vector() if p is None else p)
 
 
-def read_command_bytes(buf, model, stamped=False):
+def read_command_bytes(buf, model, stamped=False, x=None, p=None):
     """A serialized command -> (the model's input vector, its stamp (sec, nanosec) or None):
-    Twist or TwistStamped for velocity-commanded bases, Float64MultiArray otherwise."""
+    Twist or TwistStamped for Twist-commanded robots, Float64MultiArray otherwise."""
     if not conv.twist_commanded(model):
         try:
             msg = deserialize_message(buf, Float64MultiArray)
@@ -113,18 +110,17 @@ def read_command_bytes(buf, model, stamped=False):
         stamp, linear, angular = cdr.read_twist(buf, stamped)
     except cdr.CdrError as err:
         raise Rejected('twist command: %s' % err) from None
-    u = np.array([linear[0], angular[2]])
-    if not np.all(np.isfinite(u)):
-        raise Rejected('twist command holds NaN or Inf: %s' % np.round(u, 4).tolist())
+    u = conv.twist_to_input(model, linear, angular, model.x_nominal if x is None else x,
+                            model.param_vector() if p is None else p)
     return u, stamp
 
 
-def command_message(u, model, stamp=None, frame_id=''):
+def command_message(u, model, stamp=None, frame_id='', x=None, p=None):
     """The model's input as its command message: serialized Twist (TwistStamped with a
     ``stamp``) or a Float64MultiArray."""
     if conv.twist_commanded(model):
-        return conv.twist_bytes(u, stamp, frame_id)
-    return conv.to_float_array(u, 'joints' if model.kind == 'arm' else 'inputs')
+        return conv.twist_bytes(model, conv.command_values(model, u, x, p), stamp, frame_id)
+    return conv.to_float_array(u, 'joints' if model.interface.command.joints else 'inputs')
 
 
 # ---------------------------------------------------------------------------- parameters

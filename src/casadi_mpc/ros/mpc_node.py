@@ -1,8 +1,9 @@
 """mpc_node: the receding-horizon controller as a ROS 2 node.
 
-Subscribes the robot state (``odom`` for bases, ``joint_states`` for arms; sensor-data QoS), a
-goal (``goal_pose`` or ``goal_joints``) and, when a reference-tracking cost term is configured, a
-reference (``plan`` as nav_msgs/Path, or ``reference_trajectory``). With ``control_trigger``
+Subscribes the robot state (the message the model's interface declares: ``odom`` or
+``joint_states``; sensor-data QoS; entries it does not carry come from the model's prediction),
+a goal (``goal_pose`` or ``goal_joints``) and, when a reference-tracking cost term is configured,
+a reference (``plan`` as nav_msgs/Path, or ``reference_trajectory``). With ``control_trigger``
 ``timer`` a timer on the node clock (sim time works) solves from the latest state at ``rate_hz``;
 with ``state`` each accepted state message is solved at once (at most ``rate_hz``) on a thread
 that waits for state messages alone (``intake.py``); that thread's periodic check, in place of
@@ -20,22 +21,17 @@ import sys
 import threading
 
 import numpy as np
-from geometry_msgs.msg import PoseStamped
-from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import ParameterEvent, SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.time import Time
-from sensor_msgs.msg import JointState
-from trajectory_msgs.msg import JointTrajectory
 
 from . import conversions as conv, diagnostics, measurements, param_files, params, qos, \
     runtime
 from .intake import StateIntake
 from .mpc_outputs import MpcOutputs
 from .runtime import locked
-from ..core import closed_loop
 from ..core.config import ConfigError, MPCConfig, parse, with_changes
 from ..core.controller import MPCController
 from ..core.health import Health
@@ -118,8 +114,7 @@ class MpcNode(LifecycleNode):
         t, c = self.ctrl.tuning, self.cfg
         self.sup = Supervisor(t.u_lb, t.u_ub, c.state_timeout, c.fallback_steps, 1.0 / c.rate_hz)
         self.energy = EnergyMeter(
-            lambda x, u: closed_loop.energy_rate(model, x, u, self.ctrl.tuning.model_p),
-            closed_loop.energy_unit(model))
+            lambda x, u: model.energy_rate(x, u, self.ctrl.tuning.model_p), model.energy)
         self.health = Health(self.cfg.diagnostics_period, start=self._steady_seconds())
         self.x, self.x_stamp, self.x_header = None, None, None
         self.last = None          # (decision, result) of the last step
@@ -183,24 +178,20 @@ class MpcNode(LifecycleNode):
 
     # ------------------------------------------------------------------ wiring
     def _subscribe(self):
-        arm = self.model.kind == 'arm'
-        if arm:
-            state = (JointState, 'joint_states', conv.joint_state_bytes_to_state, 'joint state')
-            self._subscription(JointState, 'goal_joints', self._on_goal_joints, qos.COMMAND)
-        else:
-            state = (Odometry, 'odom', conv.odometry_bytes_to_state, 'odometry')
-            self._subscription(PoseStamped, 'goal_pose', self._on_goal_pose, qos.COMMAND)
-        msg_type, topic, self._decode, self._state_what = state
+        """The state, goal and (with a reference term) reference topics the model's interface
+        declares."""
+        msg_type, topic, self._decode, self._state_what = conv.state_input(self.model)
+        self._unmeasured = conv.unmeasured(self.model)
+        goal_type, goal_topic, self._goal_convert, self._goal_what = conv.goal_input(self.model)
+        self._subscription(goal_type, goal_topic, self._on_goal, qos.COMMAND)
         if not self.loop.on_state:
             self._subscription(msg_type, topic, self._on_state, qos.STATE, raw=True)
         self._subscription(ParameterEvent, 'estimated_parameters', self._on_estimates,
                            qos.COMMAND)
         if self.ctrl.ocp.uses_reference:
-            if arm:
-                self._subscription(JointTrajectory, 'reference_trajectory',
-                                   self._on_trajectory, qos.COMMAND)
-            else:
-                self._subscription(Path, 'plan', self._on_plan, qos.COMMAND)
+            ref_type, ref_topic, self._reference_convert, self._reference_what = \
+                conv.reference_input(self.model)
+            self._subscription(ref_type, ref_topic, self._on_reference, qos.COMMAND)
         return msg_type, topic
 
     def _configure_supervisor(self):
@@ -232,6 +223,8 @@ class MpcNode(LifecycleNode):
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
             self._reject(self._state_what, err)
             return
+        if self._unmeasured:   # entries the message does not carry: the model's prediction
+            x = self.ctrl.complete(x, self._unmeasured)
         # the state's age runs from its stamp (a stamp just ahead counts as now)
         self.x, self.x_header = x, header
         self.x_stamp = Time(nanoseconds=received.nanoseconds - int(age * 1e9),
@@ -261,12 +254,9 @@ class MpcNode(LifecycleNode):
         self.get_logger().info('new goal %s' % np.round(goal, 4).tolist(),
                                throttle_duration_sec=LOG_EVERY)
 
-    def _on_goal_pose(self, msg):
-        self._set_goal(lambda m: conv.pose_to_goal(m, self.model, self.cfg.frame_id), msg,
-                       'goal pose')
-
-    def _on_goal_joints(self, msg):
-        self._set_goal(lambda m: conv.joint_goal(m, self.model), msg, 'joint goal')
+    def _on_goal(self, msg):
+        self._set_goal(lambda m: self._goal_convert(m, self.model, self.cfg.frame_id), msg,
+                       self._goal_what)
 
     @locked
     def _set_reference(self, convert, msg, what):
@@ -275,15 +265,11 @@ class MpcNode(LifecycleNode):
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
             self._reject(what, err)
 
-    def _on_plan(self, msg):
+    def _on_reference(self, msg):
         c = self.cfg
-        self._set_reference(lambda m: conv.path_to_reference(m, self.model, c.horizon, c.dt,
-                                                             c.frame_id), msg, 'plan')
-
-    def _on_trajectory(self, msg):
-        c = self.cfg
-        self._set_reference(lambda m: conv.trajectory_to_reference(m, self.model, c.horizon,
-                                                                   c.dt), msg, 'trajectory')
+        self._set_reference(lambda m: self._reference_convert(m, self.model, c.horizon, c.dt,
+                                                              c.frame_id), msg,
+                            self._reference_what)
 
     @locked
     def _on_estimates(self, msg):
@@ -383,7 +369,8 @@ class MpcNode(LifecycleNode):
                                 throttle_duration_sec=LOG_EVERY)
         try:
             self.out.command(self.sup.clip(np.zeros(self.model.nu)),
-                             self.get_clock().now().to_msg())
+                             self.get_clock().now().to_msg(), x=self.x,
+                             p=self.ctrl.tuning.model_p)
         except Exception as again:   # noqa: B902
             self.get_logger().error('could not send the stop command: %r' % (again,),
                                     throttle_duration_sec=LOG_EVERY)
@@ -408,13 +395,15 @@ class MpcNode(LifecycleNode):
     def _send(self, decision):
         """Publish the command; returns the stamp of this step."""
         stamp = self.get_clock().now().to_msg()
-        self.out.command(decision.command, stamp)
+        self.out.command(decision.command, stamp, x=self.x, p=self.ctrl.tuning.model_p)
         return stamp
 
     def _after(self, decision, result, stamp):
         """The rest of a step, once its command is out: prediction, energy, mode changes."""
         if decision.mode != Mode.NORMAL:
             self.ctrl.applied(decision.command)
+        if self._unmeasured and self.x is not None:
+            self.ctrl.sent(self.x, decision.command)
         if decision.mode == Mode.NORMAL:
             self.out.prediction(result, stamp, self.cfg)
         self.energy.add(self.x if decision.mode != Mode.STALE else None, decision.command,
@@ -489,7 +478,8 @@ class MpcNode(LifecycleNode):
         term). Returns it."""
         u = self.sup.clip(np.zeros(self.model.nu) if self.x is None
                           else self.ctrl.safe_input(self.x, brake=False))
-        self.out.command(u, self.get_clock().now().to_msg())
+        self.out.command(u, self.get_clock().now().to_msg(), x=self.x,
+                         p=self.ctrl.tuning.model_p)
         self.out.flush()
         return u
 

@@ -25,8 +25,8 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import InvalidParameterValueException, ParameterUninitializedException
 from rclpy.parameter import Parameter
 
-from ..core.config import ConfigError
-from ..core.models import build_model
+from ..core.config import DEFAULT_MODEL, ConfigError
+from ..core.models import ModelError, ModelOptions, build, options_class
 
 INT_MAX = 2 ** 63 - 1
 SCALARS = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
@@ -51,13 +51,16 @@ class Spec:
     low: object = None          # inclusive range ends (ROS ranges are inclusive)
     high: object = None
     constraints: str = ''
+    choices: tuple = ()         # the allowed values of a Literal field
 
 
 # ---------------------------------------------------------------------------- derivation
-def specs(schema, overrides=(), prefix=''):
+def specs(schema, overrides=(), prefix='', model_options=None):
     """Specs for every field of the pydantic model class ``schema``.
 
     ``overrides``: names of the parameters given by the user (they decide the dict keys).
+    ``model_options``: the options class of the model in use (the ``model`` section holds
+    the fields of that class).
     """
     names = list(overrides)
     out = []
@@ -66,7 +69,9 @@ def specs(schema, overrides=(), prefix=''):
         annotation = field.annotation
         structural = bool((field.json_schema_extra or {}).get('structural'))
         if _is_model(annotation):
-            out += specs(annotation, names, name + '.')
+            if annotation is ModelOptions and model_options is not None:
+                annotation = model_options
+            out += specs(annotation, names, name + '.', model_options)
         elif typing.get_origin(annotation) is dict:
             out += _dict_specs(name, annotation, field, names)
         else:
@@ -103,7 +108,7 @@ def _leaf(name, annotation, field, default, read_only, description=None):
         description += ' (read-only: fixes the problem structure)'
     if ptype in ARRAYS.values() and default == [] and 'empty' not in description:
         description += ' (empty or unset: default)'
-    return Spec(name, ptype, default, description, read_only, low, high, text)
+    return Spec(name, ptype, default, description, read_only, low, high, text, tuple(choices))
 
 
 def _ros_type(name, annotation):
@@ -172,6 +177,9 @@ def coerce(spec, value):
             return value
         if t == ParameterType.PARAMETER_STRING and isinstance(value, str):
             return value
+        if t == ParameterType.PARAMETER_STRING and isinstance(value, bool) and \
+                {'true', 'false'} <= set(spec.choices):
+            return 'true' if value else 'false'   # YAML reads true/false as booleans
         if t == ParameterType.PARAMETER_DOUBLE_ARRAY and isinstance(value, list) \
                 and all(_number(v) for v in value):
             return [float(v) for v in value]
@@ -324,8 +332,13 @@ def declare_config(node, schema, parse, given):
     Raises ConfigError naming unknown or mistyped parameters.
     """
     names = [n for n in given if not n.startswith(MODEL_PARAMS)]
-    spec_list = specs(schema, names)
     source = 'parameters of %s' % node.get_fully_qualified_name()
+    name, file = str(given.get('model.name') or ''), str(given.get('model.file') or '')
+    try:
+        model_options = options_class(name or ('' if file else DEFAULT_MODEL), file)
+    except ModelError as err:
+        raise ConfigError('%s: %s' % (source, err)) from None
+    spec_list = specs(schema, names, model_options=model_options)
     bad = unknown(names, spec_list)
     if bad:
         raise ConfigError('%s: unknown parameter(s) %s' % (source, ', '.join(bad)))
@@ -359,9 +372,12 @@ def declare_with_model(node, schema, parse, given):
     specs by name)."""
     cfg, spec_list = declare_config(node, schema, parse, given)
     try:
-        model = build_model(cfg.model.name, **cfg.model.options())
-    except (ValueError, KeyError, OSError) as err:
-        raise ConfigError('model: %s' % err) from None
+        model = build(cfg.model)
+    except ModelError as err:
+        raise ConfigError(str(err)) from None
+    if model.interface is None:
+        raise ConfigError('model %s declares no ROS interface (Model.interface): it runs '
+                          'offline (simulate, benchmarks), not on the nodes' % model.name)
     unknown_params = sorted(set(cfg.model.params) - set(model.param_names))
     if unknown_params:
         raise ConfigError('model.params: unknown parameter(s) %s of model %s; known: %s'

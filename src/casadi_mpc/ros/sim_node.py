@@ -1,10 +1,12 @@
 """sim_node: plays the robot on the controller's model (core Plant, ``engine: model``) or on a
 physics engine (core MujocoPlant, ``engine: mujoco``).
 
-Publishes ``odom`` (bases; frame ``frame_id``, child ``child_frame_id``) or ``joint_states``
-(arms) every simulation step, and ``/clock`` when ``publish_clock`` is on. Commands come in on
-``cmd_vel`` (velocity-commanded bases) or ``commands`` (model inputs, e.g. joint torques); a
-command older than ``command_timeout`` (simulated time) is replaced by zero; with
+Plays the robot through the model's ROS interface: publishes its state message (``odom``:
+frame ``frame_id``, child ``child_frame_id``, the twist from the state or its rate; or
+``joint_states``) every simulation step, and ``/clock`` when ``publish_clock`` is on. Commands
+come in on ``cmd_vel`` (Twist, or TwistStamped with ``twist_stamped``) or ``commands`` (the
+model's inputs, e.g. joint torques); a command older than ``command_timeout`` (simulated time)
+is replaced by zero; with
 ``hold_until_command`` the robot keeps its initial state until the first command. On MuJoCo a
 base's ``odom`` is its wheel odometry, and ``~/ground_truth`` (Odometry in ``world``) its true
 pose. The simulation
@@ -22,12 +24,12 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from . import conversions as conv, param_files, params, qos, runtime
 from ..core import sim_config
 from ..core.config import ConfigError
+from ..core.models import interface as itf
 from ..core.plant import make_plant
 
 LOG_EVERY = 2.0   # [s]
@@ -66,17 +68,15 @@ class SimNode(Node):
                                   ', publishing /clock' if self.cfg.publish_clock else ''))
 
     def _io(self):
-        m = self.model
-        if m.kind == 'arm':
-            self.state_pub = self.create_publisher(JointState, 'joint_states', qos.STATE_OUT)
+        state, command = self.model.interface.state, self.model.interface.command
+        self.joint_state = state.kind == itf.JOINT_STATE
+        self.state_pub = self.create_publisher(conv.STATE_OUT[state.kind], state.topic,
+                                               qos.STATE_OUT)
+        if command.kind == itf.TWIST:
+            msg_type = TwistStamped if self.cfg.twist_stamped else Twist
         else:
-            self.state_pub = self.create_publisher(Odometry, 'odom', qos.STATE_OUT)
-        if conv.twist_commanded(m):
-            self.create_subscription(TwistStamped if self.cfg.twist_stamped else Twist,
-                                     'cmd_vel', self._on_command, qos.COMMAND)
-        else:
-            self.create_subscription(Float64MultiArray, 'commands', self._on_command,
-                                     qos.COMMAND)
+            msg_type = Float64MultiArray
+        self.create_subscription(msg_type, command.topic, self._on_command, qos.COMMAND)
         self.clock_pub = (self.create_publisher(ClockMsg, '/clock', qos.CLOCK)
                           if self.cfg.publish_clock else None)
         self.truth_pub = (self.create_publisher(Odometry, '~/ground_truth', qos.STATE_OUT)
@@ -84,10 +84,7 @@ class SimNode(Node):
 
     def _on_command(self, msg):
         try:
-            if isinstance(msg, Float64MultiArray):
-                u = conv.array_to_input(msg, self.model)
-            else:
-                u = conv.twist_to_input(msg, self.model)
+            u = conv.command_to_input(msg, self.model, self.plant.x, self.plant.p)
         except conv.Rejected as err:
             self.get_logger().warning('rejected command: %s' % err,
                                       throttle_duration_sec=LOG_EVERY)
@@ -122,15 +119,18 @@ class SimNode(Node):
         if self.clock_pub is not None:
             self.clock_pub.publish(ClockMsg(clock=stamp))
         applied = self.plant.applied
-        if self.model.kind == 'arm':
-            self.state_pub.publish(conv.state_to_joint_state(x, self.model, stamp, applied))
+        xdot = np.asarray(self.model.rhs(x, applied, self.plant.p), float).ravel()
+        if self.joint_state:
+            self.state_pub.publish(conv.state_to_joint_state(
+                x, self.model, stamp, conv.joint_efforts(self.model, applied), xdot))
         else:
             self.state_pub.publish(conv.state_to_odometry_bytes(
-                x, applied, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id))
+                x, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id, xdot))
         if self.truth_pub is not None:
+            truth = self.plant.truth()
             self.truth_pub.publish(conv.state_to_odometry_bytes(
-                self.plant.truth(), applied, self.model, stamp, 'world',
-                self.cfg.child_frame_id))
+                truth, self.model, stamp, 'world', self.cfg.child_frame_id,
+                np.asarray(self.model.rhs(truth, applied, self.plant.p), float).ravel()))
 
     def _stamp(self):
         if self.clock_pub is not None:

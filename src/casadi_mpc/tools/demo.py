@@ -19,7 +19,7 @@ import numpy as np
 from .. import bringup
 from ..core import sim_config
 from ..core.config import ConfigError, load
-from ..core.models import build_model
+from ..core.models import ModelError, build
 from ..loopback import LOOPBACK, domain_id
 from ..runner import NodeDied, System
 from .report import plot_steps, print_summary, summarize
@@ -27,7 +27,8 @@ from .report import plot_steps, print_summary, summarize
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog='casadi-mpc demo', description=__doc__.split('\n\n')[0])
-    ap.add_argument('--robot', default='diff_drive', choices=bringup.ROBOTS)
+    ap.add_argument('--robot', default='diff_drive', help='a built-in model (%s), or '
+                    "another model's name with --params-file" % ', '.join(bringup.robots()))
     ap.add_argument('--params-file', default='', help="default: the package's "
                     'config/<robot>.yaml')
     ap.add_argument('--goal', type=float, nargs='+', help='goal state (default: the goal in '
@@ -58,7 +59,10 @@ def ros_environment():
 def run(args, out=sys.stdout):
     params_file = args.params_file or bringup.default_params_file(args.robot)
     cfg, sim = load(params_file), sim_config.load(params_file)
-    model = build_model(cfg.model.name, **cfg.model.options())
+    try:
+        model = build(cfg.model)
+    except ModelError as err:
+        raise ConfigError(str(err)) from None
     x0 = sim_config.initial_state(sim, model)
     goal = np.asarray(args.goal or cfg.goal, float)
     if goal.shape != (model.nx,):
@@ -104,7 +108,7 @@ def run_once(args, engine, params_file, model, x0, goal, domain, record):
             observer.wait_for(lambda: observer.value('mode') == 'NORMAL', left(),
                               'running controller', system.check)
             if recorder is not None:   # the goal this process sends, from its first message
-                msg_type, topic, _ = observer.goal_message(goal)
+                msg_type, topic, _ = conv.goal_message(goal, model)
                 recorder.add(topic, msg_type)
                 observer.wait_for(lambda: recorder.covers(('sim_node', 'mpc_node')), left(),
                                   "the recorder on the nodes' topics", system.check)

@@ -1,4 +1,5 @@
-"""`casadi-mpc docs`: the README's parameter tables, generated from the schemas.
+"""`casadi-mpc docs`: the README's parameter tables, generated from the schemas, and its table
+of robots, generated from the models' declarations.
 
 The pydantic schemas (``core/config.py``, ``core/sim_config.py``, ``core/estimator_config.py``,
 ``core/safety_filter_config.py``) are the one place that defines every parameter's name, type,
@@ -7,6 +8,7 @@ default, range, unit and meaning; this renders them as the Markdown tables betwe
 test) fails when the README is stale; ``--write`` rewrites it.
 """
 import argparse
+import math
 import sys
 import typing
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 BEGIN, END = '<!-- parameters:begin -->', '<!-- parameters:end -->'
+ROBOTS_BEGIN, ROBOTS_END = '<!-- robots:begin -->', '<!-- robots:end -->'
 README = Path(__file__).resolve().parents[3] / 'README.md'
 
 
@@ -62,10 +65,14 @@ def _cell(text):
 def rows(schema, prefix=''):
     """(key, type, default, range, description) for every leaf of ``schema``, dotted; dict
     fields of models appear once with a ``<name>`` placeholder."""
+    from ..core.models import ModelOptions
     out = []
     for name, field in schema.model_fields.items():
         key = prefix + name
         annotation = field.annotation
+        if annotation is ModelOptions:
+            out += model_rows(key + '.')
+            continue
         if _is_model(annotation):
             out += rows(annotation, key + '.')
             continue
@@ -82,6 +89,23 @@ def rows(schema, prefix=''):
         if (field.json_schema_extra or {}).get('structural'):
             text += ' (read-only)'
         out.append((key, _type_text(annotation), _default_text(field), _range_text(field), text))
+    return out
+
+
+def model_rows(prefix):
+    """The ``model`` section: the keys every model has, then each built-in model's options
+    (its Options class), the model's name first in the meaning."""
+    from ..core.models import ModelOptions, builtin_names, options_class
+    out = []
+    for row in rows(ModelOptions, prefix):
+        if row[0] == prefix + 'name':
+            row = (row[0], ' | '.join('`%s`' % n for n in builtin_names()) + ' | another model',
+                   row[2], row[3], row[4])
+        out.append(row)
+    common = {row[0] for row in out}
+    for name in builtin_names():
+        out += [row[:4] + ('%s: %s' % (name, row[4]),)
+                for row in rows(options_class(name), prefix) if row[0] not in common]
     return out
 
 
@@ -131,12 +155,57 @@ def render():
         table(SafetyFilterConfig, ('model.', 'the robot model, as for mpc_node')), ''])
 
 
-def replace_region(text, generated):
-    if BEGIN not in text or END not in text:
-        raise ValueError('the README has no %s ... %s region' % (BEGIN, END))
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + BEGIN + '\n' + generated + '\n' + END + tail
+def _signals(signals, bounds=False, most=8):
+    """Names, units (and bounds) of signals; long lists shortened to their ends."""
+    if len(signals) > most:
+        return '%d: %s, %s, ..., %s' % (len(signals), *(_signals([s], bounds) for s in (
+            signals[0], signals[1], signals[-1])))
+    parts = []
+    for s in signals:
+        text = '%s [%s]' % (s.name, s.unit)
+        if bounds and (math.isfinite(s.lower) or math.isfinite(s.upper)):
+            text += ' %g..%g' % (s.lower, s.upper)
+        parts.append(text)
+    return ', '.join(parts)
+
+
+def _messages(model):
+    i = model.interface
+    fields = ['%s: %s' % kv for kv in i.state.fields.items()]
+    if len(fields) > 8:
+        fields = fields[:2] + ['... (%d states)' % len(fields)]
+    state = '`%s` (%s)' % (i.state.topic, ', '.join(fields))
+    c = i.command
+    command = '`%s` (%s)' % (c.topic, 'Twist: ' + ', '.join(c.fields) if c.fields else
+                             'Float64MultiArray')
+    return '%s; %s' % (state, command)
+
+
+def robots_table():
+    """The built-in robots, from their declarations (each as its config/<robot>.yaml has it)."""
+    from .. import bringup
+    from ..core.config import load
+    from ..core.models import build, builtin_names
+    lines = ['| robot | states | inputs (default bounds) | parameters (defaults) | state in; '
+             'command out | robot mode remaps |', '|---|---|---|---|---|---|']
+    for name in builtin_names():
+        model = build(load(bringup.default_params_file(name)).model)
+        params = ', '.join('%s %g %s' % (p.name, p.default, p.unit) for p in model.params[:8])
+        if len(model.params) > 8:
+            params = '%d: %s, ...' % (len(model.params), params)
+        driver = ', '.join('%s → %s' % kv for kv in sorted(model.interface.driver.items()))
+        lines.append('| `%s` | %s | %s | %s | %s | %s |' % tuple(_cell(c) for c in (
+            name, _signals(model.states), _signals(model.inputs, True), params or '-',
+            _messages(model), driver)))
+    return '\n'.join(lines)
+
+
+def replace_region(text, generated, begin=BEGIN, end=END):
+    if begin not in text or end not in text:
+        raise ValueError('the README has no %s ... %s region' % (begin, end))
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + '\n' + generated + '\n' + end + tail
 
 
 def main(argv=None):
@@ -153,6 +222,8 @@ def main(argv=None):
     path = Path(args.readme)
     current = path.read_text()
     wanted = replace_region(current, generated)
+    if ROBOTS_BEGIN in current:
+        wanted = replace_region(wanted, robots_table(), ROBOTS_BEGIN, ROBOTS_END)
     if args.check:
         if wanted != current:
             print('%s: the parameter tables are stale; run: ./run docs --write' % path)

@@ -13,7 +13,7 @@ import yaml
 
 from ..core import closed_loop
 from ..core.config import ConfigError, load, node_section, parse
-from ..core.models import build_model
+from ..core.models import build
 from ..ros.conversions import seconds
 from ..ros.diagnostics import parse_numbers
 
@@ -324,7 +324,7 @@ def report_recording(path, out_png, params_file='', node_name='mpc_node', out=sy
     """Print the summary of a recording and draw its PNG; returns the summary."""
     metadata, messages = read_recording(path)
     cfg, source = config_of(metadata, params_file)
-    model = build_model(cfg.model.name, **cfg.model.options())
+    model = build(cfg.model)
     steps, goal = goal_run(recording_steps(messages, model, node_name))
     if not steps:
         raise ConfigError('%s holds no telemetry of %s (topic <node>/telemetry)'

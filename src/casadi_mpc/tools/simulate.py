@@ -132,32 +132,21 @@ def record(path, controller, log, plant_params, params_file):
     from .record import Recording, parameters_metadata
     model, cfg = controller.model, controller.cfg
     p = model.param_vector(plant_params)
-    unit, energy = closed_loop.energy_unit(model), 0.0
-    arm = model.kind == 'arm'
+    unit, energy = model.energy, 0.0
     goal = ' '.join('%.4g' % g for g in controller.goal)
     with Recording(path, parameters_metadata(params_file)) as rec:
         for k, (t, x, u) in enumerate(zip(log.t, log.x, log.u)):
             ns = int(round(t * 1e9))
             stamp = Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
             rec.write('/clock', Clock(clock=stamp), ns)
-            if arm:
-                rec.write('/joint_states', conv.state_to_joint_state(x, model, stamp, u), ns)
-            else:
-                rec.write('/odom', conv.state_to_odometry(x, u, model, stamp, cfg.frame_id,
-                                                          'base_link'), ns)
-            if conv.twist_commanded(model):
-                rec.write('/cmd_vel', conv.to_twist(u), ns)
-            else:
-                rec.write('/commands', conv.to_float_array(u, 'joints' if arm else 'inputs'),
-                          ns)
+            topic, msg = conv.state_message(x, u, p, model, stamp, cfg.frame_id)
+            rec.write('/' + topic, msg, ns)
+            topic, msg = conv.command_message(u, x, p, model)
+            rec.write('/' + topic, msg, ns)
             if k < len(log.predictions):
-                pred = log.predictions[k]
-                if arm:
-                    rec.write('/mpc_node/predicted_trajectory',
-                              conv.to_joint_trajectory(pred, None, model, stamp, cfg.dt), ns)
-                else:
-                    rec.write('/mpc_node/predicted_path',
-                              conv.to_path(pred, model, stamp, cfg.frame_id), ns)
+                topic, msg = conv.prediction_message(log.predictions[k], None, model, stamp,
+                                                     cfg.dt, cfg.frame_id)
+                rec.write('/mpc_node/' + topic, msg, ns)
             error = controller.goal_error(x)
             values = {'mode': 'NORMAL', 'solver_status': log.status[k],
                       'solve_time_ms': log.solve_time[k] * 1e3,
@@ -168,6 +157,6 @@ def record(path, controller, log, plant_params, params_file):
                       'energy_used': energy, 'energy_unit': unit, 'model': model.name,
                       'solver': cfg.solver.name, 'state': diagnostics.numbers(x),
                       'command': diagnostics.numbers(u)}
-            energy += closed_loop.energy_rate(model, x, u, p) * cfg.dt
+            energy += model.energy_rate(x, u, p) * cfg.dt
             rec.write('/mpc_node/telemetry', diagnostics.array(stamp, diagnostics.status(
                 '/mpc_node: model predictive control', model.name, 'NORMAL', '', values)), ns)

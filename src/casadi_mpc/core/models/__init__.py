@@ -1,12 +1,14 @@
-"""Built-in robot models, one per file, looked up by name."""
-from importlib import import_module
+"""Robot models, one per file, that declare themselves (see ``base.py`` and ``interface.py``).
 
-MODELS = ('diff_drive', 'double_integrator', 'planar_arm', 'urdf_arm')
+Built-in models are the modules of this package that define ``Options`` and ``build``; other
+packages add models through the entry-point group ``casadi_mpc.models``; a user's model is a
+file (``model.file``). ``examples/models/template.py`` is the contract in one file.
+"""
+from .base import Model, SafeCommand, Signal, signals
+from .check import ModelError
+from .options import STRUCTURAL, ModelOptions
+from .registry import build, build_model, builtin_names, known_names, options, options_class
 
-
-def build_model(name, **options):
-    """Build the model ``name`` with model-specific ``options`` (dim, links, urdf, ...)."""
-    if name not in MODELS:
-        raise ValueError('unknown model %r; choose one of %s' % (name, ', '.join(MODELS)))
-    module = import_module('%s.%s' % (__name__, name))
-    return module.build(**options)
+__all__ = ['Model', 'ModelError', 'ModelOptions', 'SafeCommand', 'STRUCTURAL', 'Signal',
+           'build', 'build_model', 'builtin_names', 'known_names', 'options', 'options_class',
+           'signals']

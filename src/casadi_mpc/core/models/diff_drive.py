@@ -4,18 +4,25 @@ The velocity and turn-rate gains (parameters, default 1) scale the commanded vel
 robot's actual ones, as a real base's wheel radius and track width errors do: an estimator can
 fit them and the controller can follow.
 """
-import casadi as ca
-import numpy as np
+from typing import Literal
 
-from .base import Model, bounds, signals
+import casadi as ca
+
+from . import interface as itf
+from .base import Model, SafeCommand, signals
 from .bodies import Wheel, WheeledBody
+from .options import ModelOptions
 
 # the body a physics engine drives: a 50 x 40 cm, 15 kg base on two 8 cm wheels 40 cm apart,
 # with ball casters front and back
 WHEEL_RADIUS, TRACK = 0.08, 0.40   # [m]
 
 
-def build(v_max=1.0, omega_max=2.0, **_):
+class Options(ModelOptions):
+    name: Literal['diff_drive'] = 'diff_drive'
+
+
+def build(options):
     x = ca.SX.sym('x', 3)
     u = ca.SX.sym('u', 2)
     p = ca.SX.sym('p', 2)   # velocity gain, turn-rate gain
@@ -28,11 +35,14 @@ def build(v_max=1.0, omega_max=2.0, **_):
         twist=ca.Function('twist', [x, u, p], [ca.vertcat(v, 0, omega)]))
     return Model(
         name='diff_drive', kind='base',
-        states=signals(['x', 'y', 'theta'], ['m', 'm', 'rad']),
-        inputs=signals(['v', 'omega'], ['m/s', 'rad/s']),
+        states=signals(['x', 'y', 'theta'], ['m', 'm', 'rad'], angles=('theta',)),
+        inputs=signals(['v', 'omega'], ['m/s', 'rad/s'], lower=[-1.0, -2.0], upper=[1.0, 2.0]),
         params=signals(['v_gain', 'omega_gain'], ['1', '1'], [1.0, 1.0]),
         rhs=ca.Function('diff_drive', [x, u, p], [xdot], ['x', 'u', 'p'], ['xdot']),
-        x_lb=bounds([-np.inf] * 3), x_ub=bounds([np.inf] * 3),
-        u_lb=bounds([-v_max, -omega_max]), u_ub=bounds([v_max, omega_max]),
-        wrap=(2,), position=(0, 1, 2), meta={'physics': body},
+        position=(0, 1, 2), safe=SafeCommand('zero'), meta={'physics': body},
+        interface=itf.Interface(
+            state=itf.odometry(x='position.x', y='position.y', theta='yaw'),
+            command=itf.twist(linear_x='v', angular_z='omega'),
+            driver={'cmd_vel': '/diff_drive_controller/cmd_vel',
+                    'odom': '/diff_drive_controller/odom'}),
     )

@@ -11,13 +11,19 @@ the dynamics short (85 instructions for 2 links instead of 252 from the symbolic
 ca.solve; the RK4 step's Jacobian 2349 instead of 5725), and every derivative the solvers take
 of it shrinks alike.
 """
+from typing import List, Literal
+
 import casadi as ca
 import numpy as np
+from pydantic import Field
 
-from .base import Model, bounds, signals
+from . import interface as itf
+from .base import Model, signals
 from .bodies import JointBody, JointTerms
 from .linalg import spd_solve
+from .options import STRUCTURAL, ModelOptions
 
+TAU_MAX = 50.0   # default torque bound [N*m]
 POINT_INERTIA = 1e-6   # [kg*m^2] a physics engine needs some rotational inertia per link
 
 
@@ -75,11 +81,20 @@ def urdf(names, masses, lengths):
     return ''.join(parts)
 
 
-def build(links=2, tau_max=50.0, dq_max=np.inf, joint_names=None, **_):
-    n = int(links)
-    if n < 1 or n > 7:
-        raise ValueError('planar_arm links must be in [1, 7], got %r' % (links,))
-    names = list(joint_names) if joint_names else ['joint%d' % (i + 1) for i in range(n)]
+class Options(ModelOptions):
+    name: Literal['planar_arm'] = 'planar_arm'
+    links: int = Field(2, ge=1, le=7, description='number of links',
+                       json_schema_extra=STRUCTURAL)
+    joint_names: List[str] = Field(default_factory=list, description='joint names in state '
+                                   'order (empty: joint1, joint2, ...)',
+                                   json_schema_extra=STRUCTURAL)
+
+
+def build(options):
+    n = options.links
+    names = list(options.joint_names) or ['joint%d' % (i + 1) for i in range(n)]
+    if len(names) != n or len(set(names)) != n:
+        raise ValueError('joint_names %s: expected %d distinct names' % (names, n))
     x = ca.SX.sym('x', 2 * n)
     u = ca.SX.sym('u', n)
     p = ca.SX.sym('p', 3 * n + 1)
@@ -88,9 +103,8 @@ def build(links=2, tau_max=50.0, dq_max=np.inf, joint_names=None, **_):
     mass_matrix, bias, gravity = rigid_body_terms(q, dq, masses, lengths, g)
     qdd = spd_solve(mass_matrix, u - bias - damping * dq)
     xdot = ca.vertcat(dq, qdd)
-    holding = ca.Function('holding', [x, p], [gravity], ['x', 'p'], ['u'])
-    power = ca.Function('power', [x, u, p], [u * dq], ['x', 'u', 'p'], ['power'])
     idx = ['%d' % (i + 1) for i in range(n)]
+    positions, velocities = ['q' + i for i in idx], ['dq' + i for i in idx]
     body = JointBody(
         urdf=lambda pv: urdf(names, pv[:n], pv[n:2 * n]), joints=tuple(names),
         actuated=tuple(names),
@@ -98,17 +112,18 @@ def build(links=2, tau_max=50.0, dq_max=np.inf, joint_names=None, **_):
                                     float(pv[3 * n])))
     return Model(
         name='planar_arm', kind='arm',
-        states=signals(['q' + i for i in idx] + ['dq' + i for i in idx],
-                       ['rad'] * n + ['rad/s'] * n),
-        inputs=signals(['tau' + i for i in idx], ['N*m'] * n),
+        states=signals(positions + velocities, ['rad'] * n + ['rad/s'] * n),
+        inputs=signals(['tau' + i for i in idx], ['N*m'] * n, lower=[-TAU_MAX] * n,
+                       upper=[TAU_MAX] * n),
         params=signals(['mass' + i for i in idx] + ['length' + i for i in idx]
                        + ['damping' + i for i in idx] + ['gravity'],
                        ['kg'] * n + ['m'] * n + ['N*m*s/rad'] * n + ['m/s^2'],
                        [1.0] * n + [1.0] * n + [0.0] * n + [9.81]),
         rhs=ca.Function('planar_arm', [x, u, p], [xdot], ['x', 'u', 'p'], ['xdot'],
                         {'cse': True}),
-        x_lb=bounds([-np.inf] * n + [-dq_max] * n), x_ub=bounds([np.inf] * n + [dq_max] * n),
-        u_lb=bounds([-tau_max] * n), u_ub=bounds([tau_max] * n),
         position=tuple(range(n)), velocity=tuple(range(n, 2 * n)),
-        joint_names=tuple(names), holding=holding, power=power, meta={'physics': body},
+        holding=ca.Function('holding', [x, p], [gravity], ['x', 'p'], ['u']),
+        power=ca.Function('power', [x, u, p], [u * dq], ['x', 'u', 'p'], ['power']),
+        energy_unit='J', interface=itf.arm(names, positions, velocities),
+        meta={'physics': body},
     )

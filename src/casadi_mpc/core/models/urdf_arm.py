@@ -1,7 +1,8 @@
 """Serial arm read from a URDF, joint torques as inputs.
 
-Rigid-body terms come from adam-robotics (CasADi backend) with the URDF's root link fixed to the
-world: mass matrix M(q) from the CRBA, Coriolis/centrifugal and gravity terms from the RNEA.
+The URDF is read with urdf_parser_py (the parser adam-robotics uses). Rigid-body terms come
+from adam-robotics (CasADi backend) with the URDF's root link fixed to the world: mass matrix
+M(q) from the CRBA, Coriolis/centrifugal and gravity terms from the RNEA.
 Forward dynamics: M(q) qdd = tau - C(q, dq) dq - g * G(q) - D dq.
 
 Gravity acts along -z of the URDF's root link; its magnitude g is a model parameter (adam fixes
@@ -11,19 +12,43 @@ are locked at zero; their links still contribute mass.
 """
 import math
 import os
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import List, Literal
 
 import casadi as ca
 import numpy as np
+from pydantic import Field
 
-from .base import Model, bounds, signals
+from . import interface as itf
+from .base import Model, signals
 from .bodies import JointBody, JointTerms
 from .linalg import spd_solve
+from .options import STRUCTURAL, ModelOptions
 
 URDF_DIR = Path(__file__).resolve().parents[2] / 'urdf'
 MOVABLE = ('revolute', 'continuous', 'prismatic')
 GRAVITY = 9.81
+
+
+class Options(ModelOptions):
+    name: Literal['urdf_arm'] = 'urdf_arm'
+    urdf_file: str = Field('', description="URDF path, or a file shipped in the package's "
+                           'urdf/ folder', json_schema_extra=STRUCTURAL)
+    robot_description: str = Field('', description='URDF XML (wins over urdf_file)',
+                                   json_schema_extra=STRUCTURAL)
+    root_link: str = Field('', description='first link of the chain (default: the root)',
+                           json_schema_extra=STRUCTURAL)
+    tip_link: str = Field('', description='last link of the chain (default: the deepest '
+                          'leaf)', json_schema_extra=STRUCTURAL)
+    joint_names: List[str] = Field(default_factory=list, description='actuated joints in '
+                                   'state order (default: the movable joints from root to tip)',
+                                   json_schema_extra=STRUCTURAL)
+    tau_max: List[float] = Field(default_factory=list, description='torque limit [N*m], one '
+                                 'for all joints or one per joint (empty: the URDF efforts)',
+                                 json_schema_extra=STRUCTURAL)
+    dq_max: List[float] = Field(default_factory=list, description='velocity limit [rad/s], '
+                                'one for all joints or one per joint (empty: the URDF '
+                                'velocities)', json_schema_extra=STRUCTURAL)
 
 
 def shipped_urdfs():
@@ -47,211 +72,195 @@ def resolve_urdf_file(urdf_file):
         name, URDF_DIR, ', '.join(shipped_urdfs()) or 'none'))
 
 
-def _parse_float(element, attribute, default, where):
-    text = element.get(attribute) if element is not None else None
-    if text is None:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError('URDF %s: attribute %s=%r is not a number' % (
-            where, attribute, text)) from None
-
-
-def _read_xml(urdf, urdf_file):
-    """Return (root element, source description) from exactly one of ``urdf``/``urdf_file``."""
-    if urdf is not None and urdf_file is not None:
-        raise ValueError('urdf_arm: give either urdf (an XML string) or urdf_file, not both')
-    if urdf is None and urdf_file is None:
-        raise ValueError('urdf_arm needs urdf (an XML string, e.g. robot_description) or '
-                         'urdf_file (a path or one of: %s)' % ', '.join(shipped_urdfs()))
-    if urdf_file is not None:
-        path = resolve_urdf_file(urdf_file)
-        text, source = path.read_bytes(), str(path)
-    else:
-        if isinstance(urdf, (bytes, bytearray)):
-            text = bytes(urdf)
-        elif isinstance(urdf, str):
-            text = urdf
-        else:
-            raise ValueError('urdf must be a URDF XML string, got %s' % type(urdf).__name__)
-        if not text.strip():
+def _text(urdf, urdf_file):
+    """(URDF bytes, source description) from ``urdf`` (XML) or else ``urdf_file``."""
+    if urdf:
+        if isinstance(urdf, str):
+            urdf = urdf.encode()
+        if not isinstance(urdf, (bytes, bytearray)):
+            raise ValueError('urdf must be URDF XML, got %s' % type(urdf).__name__)
+        if not urdf.strip():
             raise ValueError('urdf is an empty string; expected URDF XML (<robot>...</robot>)')
-        source = 'URDF string'
+        return bytes(urdf), 'URDF string'
+    if urdf_file:
+        path = resolve_urdf_file(urdf_file)
+        return path.read_bytes(), str(path)
+    raise ValueError('urdf_arm needs robot_description (URDF XML) or urdf_file (a path or '
+                     'one of: %s)' % ', '.join(shipped_urdfs()))
+
+
+def parse_urdf(text, source):
+    """A urdf_parser_py Robot from URDF bytes; ValueError naming the problem otherwise."""
+    from urdf_parser_py import urdf, xml_reflection
+    from urdf_parser_py.xml_reflection.basics import etree
     try:
-        root = ET.fromstring(text)
-    except ET.ParseError as err:
+        root = etree.fromstring(text)
+    except etree.XMLSyntaxError as err:
         raise ValueError('malformed URDF (%s): XML parse error: %s' % (source, err)) from None
     if root.tag != 'robot':
-        raise ValueError('malformed URDF (%s): root element is <%s>, expected <robot>' % (
-            source, root.tag))
-    return root, source
+        raise ValueError('malformed URDF (%s): root element is <%s>, expected <robot>'
+                         % (source, root.tag))
+    for element in list(root):   # what the model does not use (transmissions, gazebo, ...)
+        if element.tag not in ('link', 'joint', 'material'):
+            root.remove(element)
+    warnings = []
+    quiet, xml_reflection.core.on_error = xml_reflection.core.on_error, warnings.append
+    try:
+        robot = urdf.URDF.from_xml(root, xml_reflection.core.Path('robot'))
+    except Exception as err:   # noqa: B902 - urdf_parser_py raises assorted types
+        text = ' '.join(str(err).split())
+        raise ValueError('malformed URDF (%s): %s' % (source, text[:300])) from None
+    finally:
+        xml_reflection.core.on_error = quiet
+    _check_tree(robot)
+    return robot
 
 
-class _Joint:
-    """The parts of a URDF joint that the model needs."""
+def _check_tree(robot):
+    if not robot.links:
+        raise ValueError('malformed URDF: no <link> elements')
+    for joint in robot.joints:
+        for link in (joint.parent, joint.child):
+            if link not in robot.link_map:
+                raise ValueError('malformed URDF: joint %r refers to unknown link %r'
+                                 % (joint.name, link))
+    children = [j.child for j in robot.joints]
+    twice = sorted({c for c in children if children.count(c) > 1})
+    if twice:
+        raise ValueError('malformed URDF: link %r has two parent joints' % twice[0])
+    if len(robot.joint_map) != len(robot.joints):
+        raise ValueError('malformed URDF: a joint is defined twice')
+    roots = [name for name in robot.link_map if name not in robot.parent_map]
+    if len(roots) != 1:
+        raise ValueError('malformed URDF: expected exactly one root link, found %s' % roots)
 
-    def __init__(self, element):
-        self.name = element.get('name')
-        self.type = element.get('type')
-        where = 'joint %r' % self.name
-        if not self.name or not self.type:
-            raise ValueError('malformed URDF: a <joint> lacks its name or type attribute')
-        parent, child = element.find('parent'), element.find('child')
-        if parent is None or child is None or not parent.get('link') or not child.get('link'):
-            raise ValueError('malformed URDF: joint %r lacks <parent link=...> or '
-                             '<child link=...>' % self.name)
-        self.parent, self.child = parent.get('link'), child.get('link')
-        limit, dynamics = element.find('limit'), element.find('dynamics')
-        self.lower = _parse_float(limit, 'lower', 0.0, where)
-        self.upper = _parse_float(limit, 'upper', 0.0, where)
-        self.effort = _parse_float(limit, 'effort', math.inf, where)
-        self.velocity = _parse_float(limit, 'velocity', math.inf, where)
-        self.damping = _parse_float(dynamics, 'damping', 0.0, where)
-        # URDF defaults lower = upper = 0; read a missing or empty range as "no position limit"
-        # rather than a locked joint, and a zero effort/velocity as "not given".
-        if self.type == 'continuous' or not self.lower < self.upper:
+
+class Limits:
+    """A joint's limits as the model reads them: a missing or empty position range is no
+    position limit (URDF's default lower = upper = 0 would lock the joint), a zero
+    effort or velocity is not given."""
+
+    def __init__(self, joint):
+        limit, dynamics = joint.limit, joint.dynamics
+        self.lower = _number(limit, 'lower', 0.0)
+        self.upper = _number(limit, 'upper', 0.0)
+        self.effort = _number(limit, 'effort', math.inf)
+        self.velocity = _number(limit, 'velocity', math.inf)
+        self.damping = _number(dynamics, 'damping', 0.0)
+        if joint.type == 'continuous' or not self.lower < self.upper:
             self.lower, self.upper = -math.inf, math.inf
         if not self.effort > 0:
             self.effort = math.inf
         if not self.velocity > 0:
             self.velocity = math.inf
 
-    @property
-    def movable(self):
-        return self.type in MOVABLE
+
+def _number(element, attribute, default):
+    value = getattr(element, attribute, None) if element is not None else None
+    return default if value is None else float(value)
 
 
-class _Tree:
-    """Links and joints of a URDF, with chain look-ups."""
-
-    def __init__(self, root):
-        self.robot = root.get('name') or 'robot'
-        self.links = [link.get('name') for link in root.findall('link')]
-        if not self.links or not all(self.links):
-            raise ValueError('malformed URDF: no <link> elements, or a <link> without a name')
-        self.joints = {}
-        self.parent_joint = {}
-        for element in root.findall('joint'):
-            joint = _Joint(element)
-            if joint.name in self.joints:
-                raise ValueError('malformed URDF: joint %r is defined twice' % joint.name)
-            for link in (joint.parent, joint.child):
-                if link not in self.links:
-                    raise ValueError('malformed URDF: joint %r refers to unknown link %r' % (
-                        joint.name, link))
-            if joint.child in self.parent_joint:
-                raise ValueError('malformed URDF: link %r has two parent joints' % joint.child)
-            self.joints[joint.name] = joint
-            self.parent_joint[joint.child] = joint
-        roots = [link for link in self.links if link not in self.parent_joint]
-        if len(roots) != 1:
-            raise ValueError('malformed URDF: expected exactly one root link, found %s' % roots)
-        self.root = roots[0]
-        parents = {joint.parent for joint in self.joints.values()}
-        self.leaves = [link for link in self.links if link not in parents]
-
-    def path(self, root_link, tip_link):
-        """Joints from ``root_link`` down to ``tip_link``, in chain order."""
-        for link in (root_link, tip_link):
-            if link not in self.links:
-                raise ValueError('link %r is not in URDF robot %r; links: %s' % (
-                    link, self.robot, ', '.join(self.links)))
-        chain, link = [], tip_link
-        while link != root_link:
-            joint = self.parent_joint.get(link)
-            if joint is None:
-                raise ValueError('tip_link %r is not below root_link %r in URDF robot %r' % (
-                    tip_link, root_link, self.robot))
-            chain.append(joint)
-            link = joint.parent
-        return chain[::-1]
-
-    def movable_names(self, root_link, tip_link):
-        return [j.name for j in self.path(root_link, tip_link) if j.movable]
-
-    def default_tip(self, root_link):
-        """The leaf below ``root_link`` with the most movable joints on its way there."""
-        best, best_names = [], None
-        for leaf in self.leaves:
-            try:
-                names = self.movable_names(root_link, leaf)
-            except ValueError:
-                continue
-            if best_names is None or len(names) > len(best_names):
-                best, best_names = [leaf], names
-            elif len(names) == len(best_names) and names != best_names:
-                best.append(leaf)
-        if len(best) > 1:
-            raise ValueError('URDF robot %r branches below %r into equally long chains ending '
-                             'at %s; pass tip_link (or joint_names)' % (
-                                 self.robot, root_link, ', '.join(best)))
-        return best[0] if best else root_link
+def _path(robot, root_link, tip_link):
+    """Joints from ``root_link`` down to ``tip_link``, in chain order."""
+    for link in (root_link, tip_link):
+        if link not in robot.link_map:
+            raise ValueError('link %r is not in URDF robot %r; links: %s' % (
+                link, robot.name, ', '.join(robot.link_map)))
+    chain, link = [], tip_link
+    while link != root_link:
+        if link not in robot.parent_map:
+            raise ValueError('tip_link %r is not below root_link %r in URDF robot %r' % (
+                tip_link, root_link, robot.name))
+        joint, link = robot.parent_map[link]
+        chain.append(robot.joint_map[joint])
+    return chain[::-1]
 
 
-def _select_joints(tree, root_link, tip_link, joint_names):
+def _movable_names(robot, root_link, tip_link):
+    return [j.name for j in _path(robot, root_link, tip_link) if j.type in MOVABLE]
+
+
+def _default_tip(robot, root_link):
+    """The leaf below ``root_link`` with the most movable joints on its way there."""
+    leaves = [name for name in robot.link_map if name not in robot.child_map]
+    best, best_names = [], None
+    for leaf in leaves:
+        try:
+            names = _movable_names(robot, root_link, leaf)
+        except ValueError:
+            continue
+        if best_names is None or len(names) > len(best_names):
+            best, best_names = [leaf], names
+        elif len(names) == len(best_names) and names != best_names:
+            best.append(leaf)
+    if len(best) > 1:
+        raise ValueError('URDF robot %r branches below %r into equally long chains ending '
+                         'at %s; pass tip_link (or joint_names)' % (
+                             robot.name, root_link, ', '.join(best)))
+    return best[0] if best else root_link
+
+
+def _select_joints(robot, root_link, tip_link, joint_names):
     """Actuated joints in state order and the (root, tip) links they were chosen by."""
-    root_link = root_link or tree.root
-    if joint_names is not None:
+    root_link = root_link or robot.get_root()
+    if joint_names:
         names = [str(n) for n in joint_names]
         for name in names:
-            if name not in tree.joints:
+            if name not in robot.joint_map:
                 raise ValueError('joint %r is not in URDF robot %r; joints: %s' % (
-                    name, tree.robot, ', '.join(tree.joints)))
-            if not tree.joints[name].movable:
+                    name, robot.name, ', '.join(robot.joint_map)))
+            if robot.joint_map[name].type not in MOVABLE:
                 raise ValueError('joint %r is a %s joint; only %s joints can be actuated' % (
-                    name, tree.joints[name].type, '/'.join(MOVABLE)))
+                    name, robot.joint_map[name].type, '/'.join(MOVABLE)))
         if len(set(names)) != len(names):
             raise ValueError('joint_names has duplicates: %s' % names)
-        if tip_link is not None:
-            chain = tree.movable_names(root_link, tip_link)
+        if tip_link:
+            chain = _movable_names(robot, root_link, tip_link)
             outside = [n for n in names if n not in chain]
             if outside:
                 raise ValueError('joint(s) %s are not between %r and %r' % (
                     outside, root_link, tip_link))
     else:
-        tip_link = tip_link or tree.default_tip(root_link)
-        names = tree.movable_names(root_link, tip_link)
+        tip_link = tip_link or _default_tip(robot, root_link)
+        names = _movable_names(robot, root_link, tip_link)
     if not names:
         raise ValueError('URDF robot %r has no movable (%s) joints between %r and %r' % (
-            tree.robot, '/'.join(MOVABLE), root_link, tip_link))
+            robot.name, '/'.join(MOVABLE), root_link, tip_link))
     return names, root_link, tip_link
 
 
-def _dynamics_xml(root, actuated):
-    """A copy of the URDF for adam: links (inertials only) and joints, unused joints fixed.
+def _dynamics_xml(robot, actuated):
+    """The URDF for adam: links (inertials only) and joints, the unused ones fixed.
 
     Locking joints by turning them into fixed joints (at q = 0) also keeps joint types adam does
     not handle (floating, planar) and tags its parser warns about (transmissions, gazebo,
     ros2_control, meshes) away from it.
     """
-    robot = ET.Element('robot', {'name': root.get('name') or 'robot'})
-    identity = {'xyz': '0 0 0', 'rpy': '0 0 0'}
-    for link in root.findall('link'):
-        copy = ET.SubElement(robot, 'link', {'name': link.get('name')})
-        inertial = link.find('inertial')
-        if inertial is not None:
-            part = ET.SubElement(copy, 'inertial')
-            part.extend(inertial)
-            if inertial.find('origin') is None:   # optional in URDF, required by adam
-                ET.SubElement(part, 'origin', identity)
-    for joint in root.findall('joint'):
-        copy = ET.SubElement(robot, 'joint', dict(joint.attrib))
-        if joint.get('name') not in actuated:
-            copy.set('type', 'fixed')
-        copy.extend(c for c in joint if c.tag in ('parent', 'child', 'origin', 'axis', 'limit'))
-        # URDF defaults that adam does not fill in: identity origin, axis along x
-        if joint.find('origin') is None:
-            ET.SubElement(copy, 'origin', identity)
-        if copy.get('type') != 'fixed' and joint.find('axis') is None:
-            ET.SubElement(copy, 'axis', {'xyz': '1 0 0'})
-    # adam recognises a URDF string by '<robot' near its start: emit no declaration or comments.
-    return ET.tostring(robot, encoding='unicode')
+    from urdf_parser_py import urdf
+    reduced = urdf.Robot(name=robot.name or 'robot')
+    for link in robot.links:
+        inertial = link.inertial
+        if inertial is not None and inertial.origin is None:   # optional in URDF, not in adam
+            inertial = urdf.Inertial(inertial.mass, inertial.inertia, urdf.Pose([0, 0, 0],
+                                                                                [0, 0, 0]))
+        reduced.add_link(urdf.Link(name=link.name, inertial=inertial))
+    for joint in robot.joints:
+        moving = joint.name in actuated
+        reduced.add_joint(urdf.Joint(
+            name=joint.name, parent=joint.parent, child=joint.child,
+            joint_type=joint.type if moving else 'fixed',
+            # URDF defaults that adam does not fill in: identity origin, axis along x
+            origin=joint.origin or urdf.Pose([0, 0, 0], [0, 0, 0]),
+            axis=(joint.axis or [1.0, 0.0, 0.0]) if moving else None,
+            limit=joint.limit if moving else None))
+    text = reduced.to_xml_string()
+    # adam recognises a URDF string by '<robot' near its start: no declaration or comments
+    return text[text.index('<robot'):]
 
 
 def _per_joint(value, default, n, name):
     """A limit override (one number or one per joint), or the URDF values."""
-    if value is None:
+    if value is None or len(value) == 0:
         return np.asarray(default, dtype=float)
     out = np.asarray(value, dtype=float).ravel()
     if out.size == 1:
@@ -284,18 +293,19 @@ def _rigid_body_terms(xml, names, q, dq):
     return mass_matrix, coriolis, gravity_unit
 
 
-def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=None,
-          tau_max=None, dq_max=None, **_):
-    """Arm model from ``urdf`` (XML string) or ``urdf_file`` (path or shipped file name).
+def build(options):
+    """Arm model from ``robot_description`` (XML) or ``urdf_file`` (path or shipped file).
 
     The actuated joints are ``joint_names`` if given, else the movable joints from
     ``root_link`` (default: the URDF root) to ``tip_link`` (default: the deepest leaf).
     ``tau_max``/``dq_max`` (one number or one per joint) replace the URDF effort/velocity limits.
     """
-    root, source = _read_xml(urdf, urdf_file)
-    tree = _Tree(root)
-    names, root_link, tip_link = _select_joints(tree, root_link, tip_link, joint_names)
-    joints = [tree.joints[name] for name in names]
+    text, source = _text(options.robot_description, options.urdf_file)
+    robot = parse_urdf(text, source)
+    names, root_link, tip_link = _select_joints(robot, options.root_link, options.tip_link,
+                                                options.joint_names)
+    joints = [robot.joint_map[name] for name in names]
+    limits = [Limits(j) for j in joints]
     n = len(joints)
     prismatic = [j.name for j in joints if j.type == 'prismatic']
     if prismatic:
@@ -308,7 +318,7 @@ def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=
     p = ca.SX.sym('p', 2 * n + 1)
     q, dq = x[:n], x[n:]
     damping, armature, g = p[:n], p[n:2 * n], p[2 * n]
-    xml = _dynamics_xml(root, set(names))
+    xml = _dynamics_xml(robot, set(names))
     mass_matrix, coriolis, gravity_unit = _rigid_body_terms(xml, names, q, dq)
     gravity = g * gravity_unit
     # armature: the rotor inertia reflected through the gearbox, added to the diagonal
@@ -317,33 +327,33 @@ def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=
     opts = {'cse': True}
     rhs = ca.Function('urdf_arm', [x, u, p], [ca.vertcat(dq, qdd)],
                       ['x', 'u', 'p'], ['xdot'], opts)
-    holding = ca.Function('holding', [x, p], [gravity], ['x', 'p'], ['u'], opts)
-    power = ca.Function('power', [x, u, p], [u * dq], ['x', 'u', 'p'], ['power'])
-
     # the physics engine loads the same robot: inertials, the chain's joints, the rest fixed
     body = JointBody(urdf=lambda _: xml, joints=tuple(names), actuated=tuple(names),
                      terms=lambda pv: JointTerms(np.asarray(pv[:n], float),
                                                  np.asarray(pv[n:2 * n], float),
                                                  float(pv[2 * n])))
-    effort = _per_joint(tau_max, [j.effort for j in joints], n, 'tau_max')
-    velocity = _per_joint(dq_max, [j.velocity for j in joints], n, 'dq_max')
+    effort = _per_joint(options.tau_max, [lim.effort for lim in limits], n, 'tau_max')
+    velocity = _per_joint(options.dq_max, [lim.velocity for lim in limits], n, 'dq_max')
+    positions, velocities = ['q_' + s for s in names], ['dq_' + s for s in names]
+    continuous = [positions[i] for i, j in enumerate(joints) if j.type == 'continuous']
     return Model(
         name='urdf_arm', kind='arm',
-        states=signals(['q_' + s for s in names] + ['dq_' + s for s in names],
-                       ['rad'] * n + ['rad/s'] * n),
-        inputs=signals(['tau_' + s for s in names], ['N*m'] * n),
+        states=signals(positions + velocities, ['rad'] * n + ['rad/s'] * n,
+                       lower=[lim.lower for lim in limits] + list(-velocity),
+                       upper=[lim.upper for lim in limits] + list(velocity),
+                       angles=continuous),
+        inputs=signals(['tau_' + s for s in names], ['N*m'] * n, lower=-effort, upper=effort),
         params=signals(['damping_' + s for s in names] + ['armature_' + s for s in names]
                        + ['gravity'], ['N*m*s/rad'] * n + ['kg*m^2'] * n + ['m/s^2'],
-                       [j.damping for j in joints] + [0.0] * n + [GRAVITY]),
+                       [lim.damping for lim in limits] + [0.0] * n + [GRAVITY]),
         rhs=rhs,
-        x_lb=bounds([j.lower for j in joints] + list(-velocity)),
-        x_ub=bounds([j.upper for j in joints] + list(velocity)),
-        u_lb=bounds(-effort), u_ub=bounds(effort),
-        wrap=tuple(i for i, j in enumerate(joints) if j.type == 'continuous'),
         position=tuple(range(n)), velocity=tuple(range(n, 2 * n)),
-        joint_names=tuple(names), holding=holding, power=power,
-        meta={'physics': body, 'robot': tree.robot, 'source': source, 'root_link': root_link,
+        holding=ca.Function('holding', [x, p], [gravity], ['x', 'p'], ['u'], opts),
+        power=ca.Function('power', [x, u, p], [u * dq], ['x', 'u', 'p'], ['power']),
+        energy_unit='J', interface=itf.arm(names, positions, velocities),
+        meta={'physics': body, 'robot': robot.name, 'source': source,
+              'urdf': text.decode('utf-8', 'replace'), 'root_link': root_link,
               'tip_link': tip_link,
-              'locked_joints': tuple(j for j, v in tree.joints.items()
-                                     if v.movable and j not in names)},
+              'locked_joints': tuple(j.name for j in robot.joints
+                                     if j.type in MOVABLE and j.name not in names)},
     )
