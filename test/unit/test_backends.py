@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from casadi_mpc.core.controller import MPCController
-from casadi_mpc.core.solvers import Builds
+from casadi_mpc.core.solvers import builds
 
 from .problems import config, solver
 
@@ -54,11 +54,11 @@ def test_terminal_constraint_is_switched_by_bounds_only():
     controller = MPCController(config(solver=solver('ipopt'), horizon=15,
                                       goal=[1.2, 0.0, 0.0]))
     free = controller.step(X0)
-    before = Builds.count
+    before = builds()
     controller.update({'terminal_constraint': True})
     controller.solver.reset()
     fixed = controller.step(X0)
-    assert Builds.count == before
+    assert builds() == before
     assert fixed.success
     np.testing.assert_allclose(fixed.x_pred[-1], [1.2, 0.0, 0.0], atol=1e-6)
     assert np.linalg.norm(free.x_pred[-1] - [1.2, 0, 0]) > 1e-2
@@ -66,7 +66,7 @@ def test_terminal_constraint_is_switched_by_bounds_only():
 
 def test_weights_goals_and_bounds_change_without_rebuild():
     controller, first = solve_once('sqp')
-    before = Builds.count
+    before, solver = builds(), controller.solver
     controller.update({'costs.effort.weight': [5.0, 5.0]})
     heavier = controller.step(X0)
     controller.update({'bounds.u_max': [0.2, 2.0]})
@@ -76,7 +76,7 @@ def test_weights_goals_and_bounds_change_without_rebuild():
     controller.update({'costs.effort.enabled': False})
     np.testing.assert_allclose(controller.goal, [-1.0, 0.0, 0.0])   # tuning keeps the goal
     free = controller.step(X0)
-    assert Builds.count == before
+    assert builds() == before and controller.solver is solver
     assert heavier.cost_terms['energy'] != pytest.approx(first.cost_terms['energy'])
     assert np.sum(heavier.u_pred ** 2) < np.sum(first.u_pred ** 2)
     assert bounded.u_pred[:, 0].max() <= 0.2 + 1e-6

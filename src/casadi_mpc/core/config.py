@@ -7,12 +7,12 @@ Every field is a scalar or a flat list of one type, so it maps one-to-one onto R
 from typing import Dict, List, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator, \
-    ValidationError
+from pydantic import BaseModel, ConfigDict, create_model, Field, field_validator, \
+    model_validator, ValidationError
 
 from .costs import TERMS
 from .models import MODELS
-from .solvers import BACKENDS, COMPILABLE
+from .solvers import BACKENDS, COMPILABLE, REGISTRY
 
 STRUCTURAL = {'structural': True}
 
@@ -72,22 +72,25 @@ class CostConfig(Strict):
         return v
 
 
-class SolverConfig(Strict):
+class SolverSettings(Strict):
+    """What every backend takes; each backend's own options are the section solver.<backend>."""
+
     name: Literal[BACKENDS] = Field('ipopt', description='backend',
                                     json_schema_extra=STRUCTURAL)
+    compiled: bool = Field(False, description='generated C, built once and cached (%s)'
+                           % ', '.join(COMPILABLE), json_schema_extra=STRUCTURAL)
     max_iter: int = Field(100, ge=1, le=10000, description='iteration limit per solve',
                           json_schema_extra=STRUCTURAL)
     tol: float = Field(1e-6, gt=0, le=1, description='convergence tolerance',
                        json_schema_extra=STRUCTURAL)
     time_limit: float = Field(0.05, gt=0, le=10, description='time limit per solve [s]')
-    compiled: bool = Field(False, description='generate and compile C (sqp, sqp_rti)',
-                           json_schema_extra=STRUCTURAL)
-    cache_dir: str = Field('', description='compiled solver cache (default ~/.cache/casadi_mpc)',
-                           json_schema_extra=STRUCTURAL)
-    advanced_step: bool = Field(True, description='compiled sqp_rti: after each command, solve '
-                                'the next QP for the predicted state so the next step only '
-                                'corrects it (least latency); false: only linearize then (one '
-                                'factorization less per step, most throughput)')
+
+
+# solver.<backend>: the options each registered backend declares
+SolverConfig = create_model(
+    'SolverConfig', __base__=SolverSettings,
+    **{name: (cls.Options, Field(default_factory=cls.Options, description=cls.description))
+       for name, cls in REGISTRY.items()})
 
 
 class BoundsConfig(Strict):

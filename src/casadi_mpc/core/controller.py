@@ -6,13 +6,14 @@ Everything a user tunes at run time (weights, goal, bounds, obstacles, time limi
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel
 
 from .config import ConfigError, MPCConfig, parse, with_changes
 from .integrators import rk4_step
 from .costs import make_term
 from .models import build_model
 from .ocp import OCP
-from .solvers import Solver
+from .solvers import make_solver
 
 
 def structural_fields(model_cls=MPCConfig, prefix=''):
@@ -24,7 +25,7 @@ def structural_fields(model_cls=MPCConfig, prefix=''):
         annotation = field.annotation
         if extra.get('structural'):
             out.add(key)
-        elif isinstance(annotation, type) and issubclass(annotation, MPCConfig.__base__):
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             out |= structural_fields(annotation, key + '.')
     return out
 
@@ -139,9 +140,7 @@ class MPCController:
             raise ConfigError('costs: %s' % err) from None
         self.tuning = resolve(c, self.model, self.terms)
         self._goal_given = bool(c.goal)
-        self.solver = Solver(self.ocp, c.solver.name, c.solver.max_iter, c.solver.tol,
-                             c.solver.time_limit, c.solver.compiled, c.solver.cache_dir, progress,
-                             c.solver.advanced_step)
+        self.solver = make_solver(self.ocp, c.solver, progress)
         self.u_last = np.zeros(self.model.nu)
         self.reference = None
         self._coast = None        # (state given, state predicted) while safe commands go out
@@ -162,9 +161,7 @@ class MPCController:
             tuning.goal = self.tuning.goal   # a goal set at run time outlives tuning changes
         self.cfg, self.tuning = new, tuning
         self._packed = None
-        self.solver.time_limit = new.solver.time_limit
-        if new.solver.advanced_step != self.solver.advanced_step:
-            self.solver.advanced_step = new.solver.advanced_step
+        self.solver.configure(new.solver)
         self._goal_given = self._goal_given or bool(new.goal)
 
     def set_goal(self, goal):

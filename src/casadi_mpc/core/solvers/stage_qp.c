@@ -1,0 +1,608 @@
+/*
+ * Stage-structured QPs solved by HPIPM (see stage_qp.h): packing into HPIPM's OCP-QP form,
+ * warm and cold starts, regularization, the advanced-step correction, and the multipliers in
+ * the NLP's sign convention. HPIPM does the numerics; this file only translates.
+ *
+ * HPIPM's form per stage is over (u_k, x_k) with x_{k+1} = A x + B u + b; here its state is
+ * s_k = (x_k, v_k) for k >= 1 and nothing at stage 0 (the initial value is eliminated: s0 enters
+ * the stage-0 gradient, dynamics offset and general-constraint bounds).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hpipm_d_ocp_qp.h>
+#include <hpipm_d_ocp_qp_dim.h>
+#include <hpipm_d_ocp_qp_ipm.h>
+#include <hpipm_d_ocp_qp_res.h>
+#include <hpipm_d_ocp_qp_sol.h>
+
+#include "stage_qp.h"
+
+#define QP_BIG 1e19          /* a bound beyond this is no bound */
+#define QP_AS_FLOOR 1e-2     /* advanced step: restart of pairs the predictor moved out */
+#define QP_REG_FIRST 1e-8    /* regularization: first shift, relative to the Hessian's scale */
+#define QP_REG_LAST 1e4      /* ... and the last one tried */
+
+struct cmpc_qp_mem {
+    struct d_ocp_qp_dim dim;
+    struct d_ocp_qp qp;
+    struct d_ocp_qp_sol sol;
+    struct d_ocp_qp_ipm_arg arg;
+    struct d_ocp_qp_ipm_ws ws;
+    void *raw[5];
+    int *hnx, *hnu, *hnbx, *hnbu, *hng, *hns;   /* HPIPM's dimensions per stage */
+    int *idxbx, *idxbu, *idxs;
+    double *work, *work2, *mask;
+    double **pi_keep, **lam_keep;
+    int kept;
+    double *s0_solved;
+    double hscale;                              /* largest Hessian diagonal of the last pack */
+    double *block;                              /* the stage arrays of cmpc_qp_t */
+};
+
+static void *qp_alloc(size_t size) {
+    void *p = 0;
+    if (posix_memalign(&p, 64, size ? size : 64)) return 0;
+    memset(p, 0, size ? size : 64);
+    return p;
+}
+
+static double vmax(const double *a, int n) {
+    double m = 0.0;
+    for (int i = 0; i < n; ++i) {
+        double v = fabs(a[i]);
+        if (!(v <= m)) m = v;   /* NaN propagates */
+    }
+    return m;
+}
+
+/* per-stage arrays of n[k] doubles carved from one block: returns the pointer table */
+static double **stage_arrays(int N, const int *n, double **cursor) {
+    double **out = (double **)calloc(N + 1, sizeof(double *));
+    if (!out) return 0;
+    for (int k = 0; k <= N; ++k) {
+        out[k] = *cursor;
+        *cursor += n[k];
+    }
+    return out;
+}
+
+cmpc_qp_t *cmpc_qp_create(int N, int nx, int nv, int nu, const int *ng, const int *nsoft) {
+    cmpc_qp_t *qp = (cmpc_qp_t *)calloc(1, sizeof(cmpc_qp_t));
+    cmpc_qp_mem_t *m = (cmpc_qp_mem_t *)calloc(1, sizeof(cmpc_qp_mem_t));
+    if (!qp || !m) {
+        free(qp);
+        free(m);
+        return 0;
+    }
+    qp->mem = m;
+    qp->N = N;
+    qp->nx = nx;
+    qp->nv = nv;
+    qp->nu = nu;
+    qp->ns = nx + nv;
+    qp->nz = qp->ns + nu;
+    int ns = qp->ns, nz = qp->nz, K = N + 1, ngmax = 0;
+    qp->ng = (int *)calloc(K, sizeof(int));
+    qp->nsoft = (int *)calloc(K, sizeof(int));
+    int *n1 = (int *)calloc(K, sizeof(int)), *n2 = (int *)calloc(K, sizeof(int));
+    m->hnx = (int *)calloc(K, sizeof(int));
+    m->hnu = (int *)calloc(K, sizeof(int));
+    m->hnbx = (int *)calloc(K, sizeof(int));
+    m->hnbu = (int *)calloc(K, sizeof(int));
+    m->hng = (int *)calloc(K, sizeof(int));
+    m->hns = (int *)calloc(K, sizeof(int));
+    long total = ns;   /* s0, then the stage arrays below */
+    for (int k = 0; k <= N; ++k) {
+        int last = k == N;
+        qp->ng[k] = ng[k];
+        qp->nsoft[k] = nsoft[k];
+        if (ng[k] > ngmax) ngmax = ng[k];
+        m->hnx[k] = k ? ns : 0;
+        m->hnu[k] = last ? 0 : nu;
+        m->hnbx[k] = k ? nx : 0;
+        m->hnbu[k] = last ? 0 : nu;
+        m->hng[k] = ng[k];
+        m->hns[k] = nsoft[k];
+        /* H g z; y; x bounds and multipliers; general rows (C, bounds, multipliers); soft
+           rows (costs, slacks); k < N: A B b, u bounds and multipliers, D */
+        total += nz * nz + 2 * nz + ns + 4 * nx + ng[k] * nx + 4 * ng[k] + 6 * nsoft[k];
+        if (!last) total += nx * nx + nx * nu + nx + 4 * nu + ng[k] * nu;
+    }
+    double *c = (double *)calloc(total + 1, sizeof(double));
+    m->block = c;
+#define CARVE(field, expr)                                              \
+    do {                                                                \
+        for (int k = 0; k <= N; ++k) n1[k] = (expr);                    \
+        qp->field = stage_arrays(N, n1, &c);                            \
+    } while (0)
+    CARVE(H, nz * nz);
+    CARVE(g, nz);
+    CARVE(z, nz);
+    CARVE(y, ns);
+    CARVE(A, k < N ? nx * nx : 0);
+    CARVE(B, k < N ? nx * nu : 0);
+    CARVE(b, k < N ? nx : 0);
+    CARVE(lbx, nx);
+    CARVE(ubx, nx);
+    CARVE(lam_lx, nx);
+    CARVE(lam_ux, nx);
+    CARVE(lbu, k < N ? nu : 0);
+    CARVE(ubu, k < N ? nu : 0);
+    CARVE(lam_lu, k < N ? nu : 0);
+    CARVE(lam_uu, k < N ? nu : 0);
+    CARVE(C, ng[k] * nx);
+    CARVE(D, k < N ? ng[k] * nu : 0);
+    CARVE(lg, ng[k]);
+    CARVE(ug, ng[k]);
+    CARVE(lam_lg, ng[k]);
+    CARVE(lam_ug, ng[k]);
+    CARVE(zl, nsoft[k]);
+    CARVE(zu, nsoft[k]);
+    CARVE(Zl, nsoft[k]);
+    CARVE(Zu, nsoft[k]);
+    CARVE(sl, nsoft[k]);
+    CARVE(su, nsoft[k]);
+#undef CARVE
+    qp->s0 = c;
+    /* HPIPM */
+    struct d_ocp_qp_dim *dim = &m->dim;
+    m->raw[0] = qp_alloc(d_ocp_qp_dim_memsize(N));
+    d_ocp_qp_dim_create(N, dim, m->raw[0]);
+    d_ocp_qp_dim_set_all(m->hnx, m->hnu, m->hnbx, m->hnbu, m->hng, m->hns, dim);
+    m->raw[1] = qp_alloc(d_ocp_qp_memsize(dim));
+    d_ocp_qp_create(dim, &m->qp, m->raw[1]);
+    m->raw[2] = qp_alloc(d_ocp_qp_sol_memsize(dim));
+    d_ocp_qp_sol_create(dim, &m->sol, m->raw[2]);
+    m->raw[3] = qp_alloc(d_ocp_qp_ipm_arg_memsize(dim));
+    d_ocp_qp_ipm_arg_create(dim, &m->arg, m->raw[3]);
+    d_ocp_qp_ipm_arg_set_default(SPEED, &m->arg);
+    int classic = 0, one = 1;
+    /* classic Riccati: its pivots are those of the reduced Hessian (convexity test) */
+    d_ocp_qp_ipm_arg_set_ric_alg(&classic, &m->arg);
+    d_ocp_qp_ipm_arg_set_update_fact_exit(&one, &m->arg);
+    d_ocp_qp_ipm_arg_set_comp_res_pred(&one, &m->arg);
+    d_ocp_qp_ipm_arg_set_comp_res_exit(&one, &m->arg);
+    m->raw[4] = qp_alloc(d_ocp_qp_ipm_ws_memsize(dim, &m->arg));
+    d_ocp_qp_ipm_ws_create(dim, &m->arg, &m->ws, m->raw[4]);
+    int wsize = (nz + ngmax + 1) * (nz + ngmax + 1);
+    m->work = (double *)calloc(wsize, sizeof(double));
+    m->work2 = (double *)calloc(wsize, sizeof(double));
+    m->mask = (double *)calloc(2 * (nz + ngmax + 1), sizeof(double));
+    m->idxbx = (int *)calloc(nx + 1, sizeof(int));
+    m->idxbu = (int *)calloc(nu + 1, sizeof(int));
+    m->idxs = (int *)calloc(ngmax + 1, sizeof(int));
+    for (int i = 0; i < nx; ++i) m->idxbx[i] = i;
+    for (int i = 0; i < nu; ++i) m->idxbu[i] = i;
+    for (int k = 0; k <= N; ++k) {
+        n1[k] = m->hnx[k + (k < N)];   /* pi_k has the size of the next stage's state */
+        n2[k] = 2 * (m->hnbx[k] + m->hnbu[k]) + 2 * ng[k] + 2 * nsoft[k];
+    }
+    n1[N] = 0;
+    long keep = 0;
+    for (int k = 0; k <= N; ++k) keep += n1[k] + n2[k];
+    m->s0_solved = (double *)calloc(ns + 1 + keep, sizeof(double));
+    double *kc = m->s0_solved + ns + 1;
+    m->pi_keep = stage_arrays(N, n1, &kc);
+    m->lam_keep = stage_arrays(N, n2, &kc);
+    free(n1);
+    free(n2);
+    /* fixed data: box indices, soft rows, the identity rows of the input memory */
+    for (int k = 0; k <= N; ++k) {
+        if (m->hnbu[k]) d_ocp_qp_set_idxbu(k, m->idxbu, &m->qp);
+        if (m->hnbx[k]) d_ocp_qp_set_idxbx(k, m->idxbx, &m->qp);
+        if (nsoft[k]) {
+            int nb = m->hnbx[k] + m->hnbu[k];
+            for (int j = 0; j < nsoft[k]; ++j) m->idxs[j] = nb + j;
+            d_ocp_qp_set_idxs(k, m->idxs, &m->qp);
+        }
+    }
+    for (int k = 0; k <= N; ++k) {
+        for (int i = 0; i < nx; ++i) {
+            qp->lbx[k][i] = -INFINITY;
+            qp->ubx[k][i] = INFINITY;
+        }
+        for (int i = 0; i < ng[k]; ++i) {
+            qp->lg[k][i] = -INFINITY;
+            qp->ug[k][i] = INFINITY;
+        }
+        if (k < N)
+            for (int i = 0; i < nu; ++i) {
+                qp->lbu[k][i] = -INFINITY;
+                qp->ubu[k][i] = INFINITY;
+            }
+    }
+    qp->iter = 0;
+    return qp;
+}
+
+void cmpc_qp_free(cmpc_qp_t *qp) {
+    if (!qp) return;
+    cmpc_qp_mem_t *m = qp->mem;
+    if (m) {
+        for (int i = 0; i < 5; ++i) free(m->raw[i]);
+        free(m->hnx); free(m->hnu); free(m->hnbx); free(m->hnbu); free(m->hng); free(m->hns);
+        free(m->idxbx); free(m->idxbu); free(m->idxs);
+        free(m->work); free(m->work2); free(m->mask);
+        free(m->pi_keep); free(m->lam_keep); free(m->s0_solved);
+        free(m->block);
+        free(m);
+    }
+    double ***tables[] = {&qp->H, &qp->g, &qp->z, &qp->y, &qp->A, &qp->B, &qp->b, &qp->lbx,
+                          &qp->ubx, &qp->lam_lx, &qp->lam_ux, &qp->lbu, &qp->ubu, &qp->lam_lu,
+                          &qp->lam_uu, &qp->C, &qp->D, &qp->lg, &qp->ug, &qp->lam_lg,
+                          &qp->lam_ug, &qp->zl, &qp->zu, &qp->Zl, &qp->Zu, &qp->sl, &qp->su};
+    for (unsigned i = 0; i < sizeof(tables) / sizeof(tables[0]); ++i) free(*tables[i]);
+    free(qp->ng);
+    free(qp->nsoft);
+    free(qp);
+}
+
+/* bounds as HPIPM takes them: values (0 where there is none) and masks */
+static void bounds(int n, const double *lo, const double *hi, double *lv, double *hv, double *lm,
+                   double *hm) {
+    for (int i = 0; i < n; ++i) {
+        lm[i] = lo[i] > -QP_BIG ? 1.0 : 0.0;
+        hm[i] = hi[i] < QP_BIG ? 1.0 : 0.0;
+        lv[i] = lm[i] != 0.0 ? lo[i] : 0.0;
+        hv[i] = hm[i] != 0.0 ? hi[i] : 0.0;
+    }
+}
+
+/* the general-constraint bounds of stage k, shifted by -C s0 at stage 0 */
+static void pack_general_bounds(cmpc_qp_t *qp, int k) {
+    cmpc_qp_mem_t *m = qp->mem;
+    int ng = qp->ng[k], nx = qp->nx;
+    if (!ng) return;
+    double *lo = m->work, *hi = m->work + ng, *lv = m->work2, *hv = m->work2 + ng;
+    for (int r = 0; r < ng; ++r) {
+        double shift = 0.0;
+        if (k == 0)
+            for (int j = 0; j < nx; ++j) shift += qp->C[0][r + j * ng] * qp->s0[j];
+        lo[r] = qp->lg[k][r] - shift;
+        hi[r] = qp->ug[k][r] - shift;
+    }
+    bounds(ng, lo, hi, lv, hv, m->mask, m->mask + ng);
+    d_ocp_qp_set_lg(k, lv, &m->qp);
+    d_ocp_qp_set_ug(k, hv, &m->qp);
+    d_ocp_qp_set_lg_mask(k, m->mask, &m->qp);
+    d_ocp_qp_set_ug_mask(k, m->mask + ng, &m->qp);
+}
+
+/* stage 0's gradient and dynamics offset with the initial value folded in */
+static void pack_stage0_rhs(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    int nx = qp->nx, nu = qp->nu, ns = qp->ns, nz = qp->nz;
+    const double *H = qp->H[0], *s0 = qp->s0;
+    double *r = m->work, *b = m->work + nu;
+    for (int i = 0; i < nu; ++i) {
+        double v = qp->g[0][ns + i];
+        for (int j = 0; j < ns; ++j) v += H[(ns + i) + j * nz] * s0[j];
+        r[i] = v;
+    }
+    if (qp->N > 0) {
+        for (int i = 0; i < ns; ++i) {
+            double v = 0.0;
+            if (i < nx) {
+                v = qp->b[0][i];
+                for (int j = 0; j < nx; ++j) v += qp->A[0][i + j * nx] * s0[j];
+            }
+            b[i] = v;
+        }
+        d_ocp_qp_set_b(0, b, &m->qp);
+    }
+    d_ocp_qp_set_r(0, r, &m->qp);
+    pack_general_bounds(qp, 0);
+}
+
+void cmpc_qp_pack(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    struct d_ocp_qp *h = &m->qp;
+    int N = qp->N, nx = qp->nx, nu = qp->nu, ns = qp->ns, nz = qp->nz;
+    double *w = m->work, hscale = 0.0;
+    for (int k = 0; k <= N; ++k) {
+        const double *H = qp->H[k];
+        int hx = m->hnx[k], hu = m->hnu[k], ng = qp->ng[k];
+        for (int i = 0; i < nz; ++i) {
+            double d = fabs(H[i * (nz + 1)]);
+            if (d > hscale) hscale = d;
+        }
+        if (hu) {
+            for (int j = 0; j < nu; ++j)
+                for (int i = 0; i < nu; ++i) w[i + j * nu] = H[(ns + i) + (ns + j) * nz];
+            d_ocp_qp_set_R(k, w, h);
+        }
+        if (hx) {
+            for (int j = 0; j < ns; ++j)
+                for (int i = 0; i < ns; ++i) w[i + j * ns] = H[i + j * nz];
+            d_ocp_qp_set_Q(k, w, h);
+            d_ocp_qp_set_q(k, qp->g[k], h);
+            if (hu) {
+                for (int j = 0; j < ns; ++j)
+                    for (int i = 0; i < nu; ++i) w[i + j * nu] = H[(ns + i) + j * nz];
+                d_ocp_qp_set_S(k, w, h);
+                d_ocp_qp_set_r(k, qp->g[k] + ns, h);
+            }
+        }
+        if (k < N) {
+            /* B of the state (x, v): [B; I], A: [A 0; 0 0] */
+            for (int j = 0; j < nu; ++j)
+                for (int i = 0; i < ns; ++i)
+                    w[i + j * ns] = i < nx ? qp->B[k][i + j * nx] : (i - nx == j ? 1.0 : 0.0);
+            d_ocp_qp_set_B(k, w, h);
+            if (hx) {
+                for (int j = 0; j < ns; ++j)
+                    for (int i = 0; i < ns; ++i)
+                        w[i + j * ns] = i < nx && j < nx ? qp->A[k][i + j * nx] : 0.0;
+                d_ocp_qp_set_A(k, w, h);
+                for (int i = 0; i < ns; ++i) w[i] = i < nx ? qp->b[k][i] : 0.0;
+                d_ocp_qp_set_b(k, w, h);
+            }
+        }
+        double *lv = m->work2, *hv = m->work2 + nz, *lm = m->mask, *hm = m->mask + nz;
+        if (m->hnbu[k]) {
+            bounds(nu, qp->lbu[k], qp->ubu[k], lv, hv, lm, hm);
+            d_ocp_qp_set_lbu(k, lv, h);
+            d_ocp_qp_set_ubu(k, hv, h);
+            d_ocp_qp_set_lbu_mask(k, lm, h);
+            d_ocp_qp_set_ubu_mask(k, hm, h);
+        }
+        if (m->hnbx[k]) {
+            bounds(nx, qp->lbx[k], qp->ubx[k], lv, hv, lm, hm);
+            d_ocp_qp_set_lbx(k, lv, h);
+            d_ocp_qp_set_ubx(k, hv, h);
+            d_ocp_qp_set_lbx_mask(k, lm, h);
+            d_ocp_qp_set_ubx_mask(k, hm, h);
+        }
+        if (ng) {
+            if (hx) {
+                for (int j = 0; j < ns; ++j)
+                    for (int r = 0; r < ng; ++r) w[r + j * ng] = j < nx ? qp->C[k][r + j * ng] : 0.0;
+                d_ocp_qp_set_C(k, w, h);
+            }
+            if (hu) d_ocp_qp_set_D(k, qp->D[k], h);
+            if (k) pack_general_bounds(qp, k);
+        }
+        if (qp->nsoft[k]) {
+            d_ocp_qp_set_Zl(k, qp->Zl[k], h);
+            d_ocp_qp_set_Zu(k, qp->Zu[k], h);
+            d_ocp_qp_set_zl(k, qp->zl[k], h);
+            d_ocp_qp_set_zu(k, qp->zu[k], h);
+        }
+    }
+    m->hscale = hscale;
+    pack_stage0_rhs(qp);
+}
+
+void cmpc_qp_pack_s0(cmpc_qp_t *qp) { pack_stage0_rhs(qp); }
+
+void cmpc_qp_keep(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    for (int k = 0; k <= qp->N; ++k) {
+        int np = k < qp->N ? m->hnx[k + 1] : 0;
+        int nc = 2 * (m->hnbx[k] + m->hnbu[k]) + 2 * qp->ng[k] + 2 * qp->nsoft[k];
+        memcpy(m->pi_keep[k], m->sol.pi[k].pa, sizeof(double) * np);
+        memcpy(m->lam_keep[k], m->sol.lam[k].pa, sizeof(double) * nc);
+    }
+    m->kept = 1;
+}
+
+void cmpc_qp_forget(cmpc_qp_t *qp) { qp->mem->kept = 0; }
+
+/* hot start: the step 0 (slacks of the current point: t = -d), the kept multipliers */
+static void hot_start(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    for (int k = 0; k <= qp->N; ++k) {
+        int nv = m->hnu[k] + m->hnx[k] + 2 * qp->nsoft[k];
+        int np = k < qp->N ? m->hnx[k + 1] : 0;
+        int nc = 2 * (m->hnbx[k] + m->hnbu[k]) + 2 * qp->ng[k] + 2 * qp->nsoft[k];
+        memset(m->sol.ux[k].pa, 0, sizeof(double) * nv);
+        memcpy(m->sol.pi[k].pa, m->pi_keep[k], sizeof(double) * np);
+        memcpy(m->sol.lam[k].pa, m->lam_keep[k], sizeof(double) * nc);
+        const double *d = m->qp.d[k].pa;
+        double *t = m->sol.t[k].pa;
+        for (int i = 0; i < nc; ++i) t[i] = -d[i];
+    }
+}
+
+/* the reduced Hessians of the last factorization: 0 all pivots positive, 1 a zero pivot (BLASFEO
+   zeroes a non-positive pivot) */
+static int singular(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    int nu = qp->nu;
+    for (int k = 0; k < qp->N; ++k) {
+        d_ocp_qp_ipm_get_ric_Lr(&m->qp, &m->arg, &m->ws, k, m->work);
+        for (int i = 0; i < nu; ++i)
+            if (!(m->work[i * (nu + 1)] > 0.0)) return 1;
+    }
+    return 0;
+}
+
+static int finite_solution(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    for (int k = 0; k <= qp->N; ++k) {
+        int nv = m->hnu[k] + m->hnx[k] + 2 * qp->nsoft[k];
+        const double *ux = m->sol.ux[k].pa;
+        for (int i = 0; i < nv; ++i)
+            if (!(fabs(ux[i]) <= 1e300)) return 0;
+    }
+    return 1;
+}
+
+static double largest_residual(cmpc_qp_t *qp) {
+    const double *r = qp->mem->ws.res->res_max;
+    return vmax(r, 4);
+}
+
+/* HPIPM's solution in the QP's terms (see stage_qp.h) */
+static void extract(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    int N = qp->N, nx = qp->nx, nu = qp->nu, ns = qp->ns, nz = qp->nz;
+    for (int k = 0; k <= N; ++k) {
+        const double *ux = m->sol.ux[k].pa, *lam = m->sol.lam[k].pa;
+        int hu = m->hnu[k], hx = m->hnx[k], nbu = m->hnbu[k], nbx = m->hnbx[k];
+        int nb = nbu + nbx, ng = qp->ng[k], so = qp->nsoft[k];
+        double *z = qp->z[k];
+        for (int i = 0; i < ns; ++i) z[i] = k ? ux[hu + i] : qp->s0[i];
+        for (int i = 0; i < nu; ++i) z[ns + i] = hu ? ux[i] : 0.0;
+        for (int i = 0; i < so; ++i) {
+            qp->sl[k][i] = ux[hu + hx + i];
+            qp->su[k][i] = ux[hu + hx + so + i];
+        }
+        for (int i = 0; i < nbu; ++i) {
+            qp->lam_lu[k][i] = lam[i];
+            qp->lam_uu[k][i] = lam[nb + ng + i];
+        }
+        for (int i = 0; i < nx; ++i) {
+            qp->lam_lx[k][i] = i < nbx ? lam[nbu + i] : 0.0;
+            qp->lam_ux[k][i] = i < nbx ? lam[nb + ng + nbu + i] : 0.0;
+        }
+        for (int r = 0; r < ng; ++r) {
+            qp->lam_lg[k][r] = lam[nb + r];
+            qp->lam_ug[k][r] = lam[2 * nb + ng + r];
+        }
+        if (k < N) {
+            /* HPIPM's pi_k multiplies A s_k + B u_k + b - s_{k+1}: the opposite sign */
+            const double *pi = m->sol.pi[k].pa;
+            for (int i = 0; i < ns; ++i) qp->y[k + 1][i] = -pi[i];
+        }
+    }
+    /* y_0 from stationarity in s_0: H s-rows z_0 + g_s + y_0 - A' y_1 + C' (lam_ug - lam_lg) */
+    const double *H = qp->H[0], *z0 = qp->z[0];
+    int ng0 = qp->ng[0];
+    for (int i = 0; i < ns; ++i) {
+        double v = -qp->g[0][i];
+        for (int j = 0; j < nz; ++j) v -= H[i + j * nz] * z0[j];
+        if (i < nx) {
+            if (N > 0)
+                for (int q = 0; q < nx; ++q) v += qp->A[0][q + i * nx] * qp->y[1][q];
+            for (int r = 0; r < ng0; ++r)
+                v -= qp->C[0][r + i * ng0] * (qp->lam_ug[0][r] - qp->lam_lg[0][r]);
+        }
+        qp->y[0][i] = v;
+    }
+    qp->res = largest_residual(qp);
+    memcpy(m->s0_solved, qp->s0, sizeof(double) * ns);
+}
+
+static void set_arg(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter, int warm,
+                    double floor, double reg) {
+    struct d_ocp_qp_ipm_arg *a = &qp->mem->arg;
+    double tol = o->tol, mu0 = o->mu0;
+    int hot = warm ? 3 : 0;
+    d_ocp_qp_ipm_arg_set_iter_max(&max_iter, a);
+    d_ocp_qp_ipm_arg_set_tol_stat(&tol, a);
+    d_ocp_qp_ipm_arg_set_tol_eq(&tol, a);
+    d_ocp_qp_ipm_arg_set_tol_ineq(&tol, a);
+    d_ocp_qp_ipm_arg_set_tol_comp(&tol, a);
+    d_ocp_qp_ipm_arg_set_mu0(&mu0, a);
+    d_ocp_qp_ipm_arg_set_warm_start(&hot, a);
+    d_ocp_qp_ipm_arg_set_lam0_min(&floor, a);
+    d_ocp_qp_ipm_arg_set_t0_min(&floor, a);
+    d_ocp_qp_ipm_arg_set_reg_prim(&reg, a);
+}
+
+int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *o) {
+    cmpc_qp_mem_t *m = qp->mem;
+    int warm = o->warm && m->kept, rc = QP_FAIL;
+    double reg = 0.0, scale = 1.0 + m->hscale;
+    qp->iter = qp->cold_retries = qp->regularized = 0;
+    qp->path = 0;
+    for (;;) {
+        set_arg(qp, o, o->max_iter, warm, o->wfloor, reg > 0.0 ? reg : 1e-15);
+        if (warm) hot_start(qp);
+        d_ocp_qp_ipm_solve(&m->qp, &m->sol, &m->arg, &m->ws);
+        qp->iter += m->ws.iter;
+        int status = m->ws.status;
+        if (status == NAN_SOL || !finite_solution(qp)) {
+            rc = QP_NAN;
+        } else if (singular(qp)) {
+            if (o->strict) {
+                rc = QP_NONCONVEX;
+                break;
+            }
+            /* a singular or indefinite reduced Hessian: shift the Hessian's diagonal */
+            reg = reg > 0.0 ? 100.0 * reg : QP_REG_FIRST * scale;
+            if (reg > QP_REG_LAST * scale) {
+                rc = QP_FAIL;
+                break;
+            }
+            qp->regularized++;
+            warm = 0;
+            continue;
+        } else if (status == SUCCESS ||
+                   (status == MAX_ITER && largest_residual(qp) <= 1e-6 * scale)) {
+            rc = QP_OK;
+            break;
+        } else {
+            rc = QP_FAIL;
+        }
+        /* multipliers of a rather different QP (a weight changed, say) can stall the
+           iteration: once more from a cold start */
+        if (!warm) break;
+        warm = 0;
+        qp->cold_retries++;
+    }
+    qp->reg = reg;
+    if (rc == QP_OK) extract(qp);
+    return rc;
+}
+
+int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter) {
+    cmpc_qp_mem_t *m = qp->mem;
+    int nx = qp->nx, nu = qp->nu, ns = qp->ns, nz = qp->nz, ng0 = qp->ng[0];
+    double *ds = m->work2, change = 0.0;
+    qp->iter = qp->cold_retries = qp->regularized = 0;
+    for (int i = 0; i < ns; ++i) ds[i] = qp->s0[i] - m->s0_solved[i];
+    /* how much the new s0 moves the residuals of the last solution (stage-0 data only) */
+    for (int i = 0; i < nu; ++i) {
+        double v = 0.0;
+        for (int j = 0; j < ns; ++j) v += qp->H[0][(ns + i) + j * nz] * ds[j];
+        if (!(fabs(v) <= change)) change = fabs(v);
+    }
+    for (int i = 0; i < nx && qp->N > 0; ++i) {
+        double v = 0.0;
+        for (int j = 0; j < nx; ++j) v += qp->A[0][i + j * nx] * ds[j];
+        if (!(fabs(v) <= change)) change = fabs(v);
+    }
+    for (int r = 0; r < ng0; ++r) {
+        double v = 0.0;
+        for (int j = 0; j < nx; ++j) v += qp->C[0][r + j * ng0] * ds[j];
+        if (!(fabs(v) <= change)) change = fabs(v);
+    }
+    if (qp->res + change <= o->tol) {
+        qp->path = QP_PATH_PREPARED;
+        extract(qp);
+        return QP_OK;
+    }
+    /* the tangential predictor: one Newton step with the factorization at the solution */
+    set_arg(qp, o, max_iter, 1, 1e-300, qp->reg > 0.0 ? qp->reg : 1e-15);
+    d_ocp_qp_ipm_predict(&m->qp, &m->sol, &m->arg, &m->ws);
+    int inside = 1;
+    for (int k = 0; k <= qp->N; ++k) {
+        int nc = 2 * (m->hnbx[k] + m->hnbu[k]) + 2 * qp->ng[k] + 2 * qp->nsoft[k];
+        double *t = m->sol.t[k].pa, *lam = m->sol.lam[k].pa;
+        const double *mask = m->qp.d_mask[k].pa;
+        for (int i = 0; i < nc; ++i) {
+            if (mask[i] == 0.0 || (t[i] > 0.0 && lam[i] > 0.0)) continue;
+            /* a constraint changes its active status: restart the pair off the boundary */
+            inside = 0;
+            t[i] = t[i] > QP_AS_FLOOR ? t[i] : QP_AS_FLOOR;
+            lam[i] = lam[i] > QP_AS_FLOOR ? lam[i] : QP_AS_FLOOR;
+        }
+    }
+    qp->iter = 1;
+    if (inside && finite_solution(qp) && largest_residual(qp) <= o->tol) {
+        qp->path = QP_PATH_PREDICTOR;
+        extract(qp);
+        return QP_OK;
+    }
+    /* interior-point iterations from the predicted point (hot start keeps it) */
+    d_ocp_qp_ipm_solve(&m->qp, &m->sol, &m->arg, &m->ws);
+    qp->iter += m->ws.iter;
+    if (m->ws.status != SUCCESS || !finite_solution(qp)) return QP_FAIL;
+    qp->path = QP_PATH_CONTINUED;
+    extract(qp);
+    return QP_OK;
+}
