@@ -430,9 +430,28 @@ static int finite_solution(cmpc_qp_t *qp) {
     return 1;
 }
 
-static double largest_residual(cmpc_qp_t *qp) {
+/* the largest residual of stationarity, equalities and inequalities at the last solution or
+   prediction (HPIPM computes them on exit) */
+static double linear_residual(cmpc_qp_t *qp) {
     const double *r = qp->mem->ws.res->res_max;
-    return vmax(r, 4);
+    return vmax(r, 3);
+}
+
+/* mean complementarity t lam over the constraints that are not masked out */
+static double complementarity(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    double sum = 0.0;
+    int count = 0;
+    for (int k = 0; k <= qp->N; ++k) {
+        int nc = 2 * (m->hnbx[k] + m->hnbu[k]) + 2 * qp->ng[k] + 2 * qp->nsoft[k];
+        const double *t = m->sol.t[k].pa, *lam = m->sol.lam[k].pa, *mask = m->qp.d_mask[k].pa;
+        for (int i = 0; i < nc; ++i)
+            if (mask[i] != 0.0) {
+                sum += t[i] * lam[i];
+                count++;
+            }
+    }
+    return count ? sum / count : 0.0;
 }
 
 /* HPIPM's solution in the QP's terms (see stage_qp.h) */
@@ -482,7 +501,7 @@ static void extract(cmpc_qp_t *qp) {
         }
         qp->y[0][i] = v;
     }
-    qp->res = largest_residual(qp);
+    qp->res = linear_residual(qp);
     memcpy(m->s0_solved, qp->s0, sizeof(double) * ns);
 }
 
@@ -531,8 +550,8 @@ int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *o) {
             qp->regularized++;
             warm = 0;
             continue;
-        } else if (status == SUCCESS ||
-                   (status == MAX_ITER && largest_residual(qp) <= 1e-6 * scale)) {
+        } else if (status == SUCCESS || (status == MAX_ITER && complementarity(qp) <= 1e-6 &&
+                                          linear_residual(qp) <= 1e-6 * scale)) {
             rc = QP_OK;
             break;
         } else {
@@ -593,7 +612,8 @@ int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter) {
         }
     }
     qp->iter = 1;
-    if (inside && finite_solution(qp) && largest_residual(qp) <= o->tol) {
+    if (inside && finite_solution(qp) && linear_residual(qp) <= o->tol &&
+        complementarity(qp) <= o->tol) {
         qp->path = QP_PATH_PREDICTOR;
         extract(qp);
         return QP_OK;

@@ -57,7 +57,8 @@ typedef struct {
     double **sl, **su;             /* nsoft */
     /* statistics of the last call */
     int iter, cold_retries, regularized, path;
-    double reg, res;               /* regularization used; largest residual of the solution */
+    double reg, res;               /* regularization used; largest residual of stationarity,
+                                      equalities and inequalities at the solution */
     cmpc_qp_mem_t *mem;
 } cmpc_qp_t;
 
