@@ -12,6 +12,8 @@ COMMANDS = {
              'simulated diff-drive loop over ROS 2 (sim + mpc nodes), summary and PNG report'),
     'launch': ('casadi_mpc.runner', 'main',
                'start the system (sim | robot) as processes, like ros2 launch'),
+    'docs': ('casadi_mpc.tools.docs', 'main',
+             "the README's parameter tables from the schemas (--check, --write)"),
 }
 
 

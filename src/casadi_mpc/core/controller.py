@@ -132,7 +132,9 @@ class MPCController:
             self.model = model or build_model(c.model.name, **c.model.options())
         except (ValueError, KeyError, OSError) as err:
             raise ConfigError('model: %s' % err) from None
-        self.terms = [make_term(name) for name in c.costs]
+        # in a canonical order: the same terms give the same problem (and compiled solver)
+        # whatever order a file or the node's parameters list them in
+        self.terms = [make_term(name) for name in sorted(c.costs)]
         try:
             self.ocp = OCP(self.model, c.horizon, c.dt, self.terms, c.substeps,
                            c.obstacles.max_count)

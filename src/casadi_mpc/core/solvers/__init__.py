@@ -9,8 +9,8 @@ one (kernel.py) runs the structured SQP with HPIPM QPs in generated C, cached on
 import importlib
 import pkgutil
 
-from .base import (Backend, builds, compilable, failure, FEASIBLE_ENOUGH, methods, OK, REGISTRY,
-                   select, SolveResult)
+from .base import (Backend, backends, builds, compilable, failure, FEASIBLE_ENOUGH, methods, OK,
+                   REGISTRY, select, SolveResult)
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module('%s.%s' % (__name__, _module.name))
@@ -34,5 +34,5 @@ def Solver(ocp, name='ipopt', max_iter=100, tol=1e-6, time_limit=1.0, compiled=F
     return make_solver(ocp, settings, progress)
 
 
-__all__ = ['Backend', 'BACKENDS', 'builds', 'COMPILABLE', 'failure', 'FEASIBLE_ENOUGH',
+__all__ = ['Backend', 'BACKENDS', 'backends', 'builds', 'COMPILABLE', 'failure', 'FEASIBLE_ENOUGH',
            'make_solver', 'OK', 'REGISTRY', 'Solver', 'SolveResult']

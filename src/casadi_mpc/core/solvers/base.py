@@ -82,23 +82,28 @@ def register(cls):
     return cls
 
 
+def backends():
+    """The registered backend classes, in the order they are listed to users."""
+    return sorted(REGISTRY.values(), key=lambda cls: (cls.rank, cls.name))
+
+
 def methods():
-    """The values of ``solver.name``, in registration order."""
+    """The values of ``solver.name``."""
     out = []
-    for cls in REGISTRY.values():
+    for cls in backends():
         out += [m for m in cls.methods or (cls.name,) if m not in out]
     return tuple(out)
 
 
 def compilable():
     """The values of ``solver.name`` that a compiled backend serves."""
-    return tuple(m for cls in REGISTRY.values() if cls.compiled
+    return tuple(m for cls in backends() if cls.compiled
                  for m in cls.methods or (cls.name,))
 
 
 def select(method, compiled=False):
     """The backend class for ``solver.name`` = ``method`` (compiled or not)."""
-    for cls in REGISTRY.values():
+    for cls in backends():
         if method in (cls.methods or (cls.name,)) and cls.compiled == bool(compiled):
             return cls
     if method not in methods():
@@ -120,6 +125,7 @@ class Backend:
     methods: ClassVar[tuple] = ()        # values of solver.name served (default: (name,))
     compiled: ClassVar[bool] = False
     description: ClassVar[str] = ''
+    rank: ClassVar[int] = 100            # where it is listed to users (lowest first)
     Options: ClassVar[type] = Options
     STATUS: ClassVar[dict] = {}          # raw status -> result status
 

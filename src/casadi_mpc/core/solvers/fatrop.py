@@ -15,6 +15,7 @@ class Fatrop(NlpsolBackend):
     name = 'fatrop'
     plugin = 'fatrop'
     description = 'fatrop structure-exploiting interior point (CasADi nlpsol)'
+    rank = 1
     Options = FatropOptions
     deadline_callback = False   # fatrop takes no iteration callback: the limit is checked after
     STATUS = {'SUCCESS': 'optimal', 'Solve_Succeeded': 'optimal', 'MAX_ITER': 'max_iter',

@@ -17,6 +17,7 @@ class Ipopt(NlpsolBackend):
     name = 'ipopt'
     plugin = 'ipopt'
     description = 'IPOPT interior point (CasADi nlpsol)'
+    rank = 0
     Options = IpoptOptions
     STATUS = {'Solve_Succeeded': 'optimal', 'Solved_To_Acceptable_Level': 'acceptable',
               'Maximum_Iterations_Exceeded': 'max_iter', 'Maximum_WallTime_Exceeded': 'timeout',

@@ -37,6 +37,7 @@ class Kernel(Backend):
     methods = ('sqp', 'sqp_rti')
     compiled = True
     description = 'compiled structured SQP with HPIPM QPs (sqp, sqp_rti)'
+    rank = 4
     Options = KernelOptions
     STATUS = dict(interface.STATUS)
 

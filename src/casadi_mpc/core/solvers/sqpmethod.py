@@ -22,6 +22,7 @@ class Sqp(NlpsolBackend):
     name = 'sqp'
     plugin = 'sqpmethod'
     description = 'Gauss-Newton SQP to convergence (CasADi sqpmethod + qrqp)'
+    rank = 2
     Options = SqpOptions
     STATUS = {'SUCCESS': 'optimal', 'Solve_Succeeded': 'optimal', 'MAX_ITER': 'max_iter',
               'Maximum_Iterations_Exceeded': 'max_iter',
@@ -48,6 +49,7 @@ class SqpRtiOptions(Options):
 class SqpRti(Sqp):
     name = 'sqp_rti'
     description = 'one Gauss-Newton SQP step per solve (real-time iteration, CasADi sqpmethod)'
+    rank = 3
     Options = SqpRtiOptions
     deadline_callback = False   # one iteration: nothing to stop
 
