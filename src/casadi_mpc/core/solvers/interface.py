@@ -43,6 +43,7 @@ STATS = (
     ('hess_fallbacks', 'int', 'iterations whose exact Hessian was not convex (Gauss-Newton)'),
     ('regularized', 'int', 'QP re-solves with a shifted Hessian (singular reduced Hessian)'),
     ('cold_retries', 'int', 'QP re-solves from a cold start after a failed hot start'),
+    ('robust_retries', 'int', "QP re-solves in HPIPM's robust mode after a failed cold start"),
     ('f', 'double', 'objective at the solution (filled by cmpc_costs)'),
     ('pr', 'double', 'constraint violation at the last linearization'),
     ('du', 'double', 'stationarity at the last linearization'),

@@ -73,7 +73,7 @@ typedef struct {
     int as_ready, prep_qp_iter, prep_rc, fb_path;
     double x0_pred[NX], dx0;
     /* statistics of the current solve */
-    int qp_iter, ls_backtracks, hess_fallbacks, regularized, cold_retries;
+    int qp_iter, ls_backtracks, hess_fallbacks, regularized, cold_retries, robust_retries;
     double pr, du;
     /* CasADi work */
     const double *arg[CA_ARG + 1];
@@ -450,6 +450,7 @@ static int solve_qp(ws_t *s) {
     s->qp_iter += qp->iter;
     s->cold_retries += qp->cold_retries;
     s->regularized += qp->regularized;
+    s->robust_retries += qp->robust;
     if (rc == QP_NONCONVEX) {
         s->hess_fallbacks++;
         s->curv = 0;
@@ -460,6 +461,7 @@ static int solve_qp(ws_t *s) {
         s->qp_iter += qp->iter;
         s->cold_retries += qp->cold_retries;
         s->regularized += qp->regularized;
+        s->robust_retries += qp->robust;
     }
     return rc;
 }
@@ -485,6 +487,7 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
     int status = ST_MAX_ITER, iter = 0;
     double sigma = 0.0;   /* l1 merit penalty, raised to the multipliers' size as needed */
     s->qp_iter = s->ls_backtracks = s->hess_fallbacks = s->regularized = s->cold_retries = 0;
+    s->robust_retries = 0;
     s->pr = s->du = 0.0;
     for (;;) {
         if (fresh && same) {
@@ -595,6 +598,7 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
     st->hess_fallbacks = s->hess_fallbacks;
     st->regularized = s->regularized;
     st->cold_retries = s->cold_retries;
+    st->robust_retries = s->robust_retries;
     st->pr = s->pr;
     st->du = s->du;
     st->dx0 = s->dx0;

@@ -23,14 +23,30 @@
 #define QP_AS_FLOOR 1e-2     /* advanced step: restart of pairs the predictor moved out */
 #define QP_REG_FIRST 1e-8    /* regularization: first shift, relative to the Hessian's scale */
 #define QP_REG_LAST 1e4      /* ... and the last one tried */
+#define QP_PIVOT_MIN 1e-12   /* squared pivot below this, relative to the Hessian: singular */
+
+/* HPIPM's interior point in three set-ups, each with its own arguments and workspace (HPIPM
+   fixes the Riccati algorithm and the factorization variant of a workspace when it creates it):
+   IPM_FAST, the square-root Riccati in HPIPM's speed mode, for positive semidefinite Hessians (the
+   Gauss-Newton ones); IPM_CURVED, the classic Riccati, which only needs the reduced Hessians to be
+   positive definite (an exact Hessian of the Lagrangian); IPM_ROBUST, HPIPM's robust mode (iterative
+   refinement, LQ factorization when Cholesky loses accuracy), for a QP the fast one could not
+   solve. */
+enum { IPM_FAST = 0, IPM_CURVED = 1, IPM_ROBUST = 2, NSOLVERS = 3 };
+
+typedef struct {
+    struct d_ocp_qp_ipm_arg arg;
+    struct d_ocp_qp_ipm_ws ws;
+    void *raw_arg, *raw_ws;
+} ipm_t;
 
 struct cmpc_qp_mem {
     struct d_ocp_qp_dim dim;
     struct d_ocp_qp qp;
     struct d_ocp_qp_sol sol;
-    struct d_ocp_qp_ipm_arg arg;
-    struct d_ocp_qp_ipm_ws ws;
-    void *raw[5];
+    ipm_t ipm[NSOLVERS];
+    int last;                                   /* the set-up of the last solve */
+    void *raw[3];                               /* dim, qp, sol */
     int *hnx, *hnu, *hnbx, *hnbu, *hng, *hns;   /* HPIPM's dimensions per stage */
     int *idxbx, *idxbu, *idxs;
     double *work, *work2, *mask;
@@ -155,17 +171,21 @@ cmpc_qp_t *cmpc_qp_create(int N, int nx, int nv, int nu, const int *ng, const in
     d_ocp_qp_create(dim, &m->qp, m->raw[1]);
     m->raw[2] = qp_alloc(d_ocp_qp_sol_memsize(dim));
     d_ocp_qp_sol_create(dim, &m->sol, m->raw[2]);
-    m->raw[3] = qp_alloc(d_ocp_qp_ipm_arg_memsize(dim));
-    d_ocp_qp_ipm_arg_create(dim, &m->arg, m->raw[3]);
-    d_ocp_qp_ipm_arg_set_default(SPEED, &m->arg);
-    int classic = 0, one = 1;
-    /* classic Riccati: its pivots are those of the reduced Hessian (convexity test) */
-    d_ocp_qp_ipm_arg_set_ric_alg(&classic, &m->arg);
-    d_ocp_qp_ipm_arg_set_update_fact_exit(&one, &m->arg);
-    d_ocp_qp_ipm_arg_set_comp_res_pred(&one, &m->arg);
-    d_ocp_qp_ipm_arg_set_comp_res_exit(&one, &m->arg);
-    m->raw[4] = qp_alloc(d_ocp_qp_ipm_ws_memsize(dim, &m->arg));
-    d_ocp_qp_ipm_ws_create(dim, &m->arg, &m->ws, m->raw[4]);
+    for (int i = 0; i < NSOLVERS; ++i) {
+        ipm_t *h = m->ipm + i;
+        /* the first pivots per stage of either Riccati algorithm are those of the reduced
+           Hessian (the convexity test); the exit factorization is the advanced step's */
+        int ric = i == IPM_CURVED ? 0 : 1, one = 1;
+        h->raw_arg = qp_alloc(d_ocp_qp_ipm_arg_memsize(dim));
+        d_ocp_qp_ipm_arg_create(dim, &h->arg, h->raw_arg);
+        d_ocp_qp_ipm_arg_set_default(i == IPM_ROBUST ? ROBUST : SPEED, &h->arg);
+        d_ocp_qp_ipm_arg_set_ric_alg(&ric, &h->arg);
+        d_ocp_qp_ipm_arg_set_update_fact_exit(&one, &h->arg);
+        d_ocp_qp_ipm_arg_set_comp_res_pred(&one, &h->arg);
+        d_ocp_qp_ipm_arg_set_comp_res_exit(&one, &h->arg);
+        h->raw_ws = qp_alloc(d_ocp_qp_ipm_ws_memsize(dim, &h->arg));
+        d_ocp_qp_ipm_ws_create(dim, &h->arg, &h->ws, h->raw_ws);
+    }
     int wsize = (nz + ngmax + 1) * (nz + ngmax + 1);
     m->work = (double *)calloc(wsize, sizeof(double));
     m->work2 = (double *)calloc(wsize, sizeof(double));
@@ -217,11 +237,17 @@ cmpc_qp_t *cmpc_qp_create(int N, int nx, int nv, int nu, const int *ng, const in
     return qp;
 }
 
+size_t cmpc_qp_struct_size(void) { return sizeof(cmpc_qp_t) + sizeof(cmpc_qp_opts_t); }
+
 void cmpc_qp_free(cmpc_qp_t *qp) {
     if (!qp) return;
     cmpc_qp_mem_t *m = qp->mem;
     if (m) {
-        for (int i = 0; i < 5; ++i) free(m->raw[i]);
+        for (int i = 0; i < 3; ++i) free(m->raw[i]);
+        for (int i = 0; i < NSOLVERS; ++i) {
+            free(m->ipm[i].raw_arg);
+            free(m->ipm[i].raw_ws);
+        }
         free(m->hnx); free(m->hnu); free(m->hnbx); free(m->hnbu); free(m->hng); free(m->hns);
         free(m->idxbx); free(m->idxbu); free(m->idxs);
         free(m->work); free(m->work2); free(m->mask);
@@ -406,15 +432,19 @@ static void hot_start(cmpc_qp_t *qp) {
     }
 }
 
-/* the reduced Hessians of the last factorization: 0 all pivots positive, 1 a zero pivot (BLASFEO
-   zeroes a non-positive pivot) */
+/* the reduced Hessians of the last factorization: 1 when a pivot is zero (BLASFEO zeroes a
+   non-positive one) or at the level of HPIPM's own tiny regularization (a singular one) */
 static int singular(cmpc_qp_t *qp) {
     cmpc_qp_mem_t *m = qp->mem;
     int nu = qp->nu;
+    double tiny = QP_PIVOT_MIN * (1.0 + m->hscale);
     for (int k = 0; k < qp->N; ++k) {
-        d_ocp_qp_ipm_get_ric_Lr(&m->qp, &m->arg, &m->ws, k, m->work);
-        for (int i = 0; i < nu; ++i)
-            if (!(m->work[i * (nu + 1)] > 0.0)) return 1;
+        ipm_t *h = m->ipm + m->last;
+        d_ocp_qp_ipm_get_ric_Lr(&m->qp, &h->arg, &h->ws, k, m->work);
+        for (int i = 0; i < nu; ++i) {
+            double p = m->work[i * (nu + 1)];
+            if (!(p * p > tiny)) return 1;
+        }
     }
     return 0;
 }
@@ -433,7 +463,7 @@ static int finite_solution(cmpc_qp_t *qp) {
 /* the largest residual of stationarity, equalities and inequalities at the last solution or
    prediction (HPIPM computes them on exit) */
 static double linear_residual(cmpc_qp_t *qp) {
-    const double *r = qp->mem->ws.res->res_max;
+    const double *r = qp->mem->ipm[qp->mem->last].ws.res->res_max;
     return vmax(r, 3);
 }
 
@@ -505,9 +535,24 @@ static void extract(cmpc_qp_t *qp) {
     memcpy(m->s0_solved, qp->s0, sizeof(double) * ns);
 }
 
+/* a NaN leaves HPIPM's workspace and solution poisoned (later solves start from it): create
+   them afresh, which zeroes their memory */
+static void renew(cmpc_qp_t *qp) {
+    cmpc_qp_mem_t *m = qp->mem;
+    ipm_t *h = m->ipm + m->last;
+    d_ocp_qp_sol_create(&m->dim, &m->sol, m->raw[2]);
+    /* the workspace's size follows the arguments (statistics per iteration): size it anew */
+    void *raw = qp_alloc(d_ocp_qp_ipm_ws_memsize(&m->dim, &h->arg));
+    if (!raw) return;
+    free(h->raw_ws);
+    h->raw_ws = raw;
+    d_ocp_qp_ipm_ws_create(&m->dim, &h->arg, &h->ws, h->raw_ws);
+    m->kept = 0;
+}
+
 static void set_arg(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter, int warm,
                     double floor, double reg) {
-    struct d_ocp_qp_ipm_arg *a = &qp->mem->arg;
+    struct d_ocp_qp_ipm_arg *a = &qp->mem->ipm[qp->mem->last].arg;
     double tol = o->tol, mu0 = o->mu0;
     int hot = warm ? 3 : 0;
     d_ocp_qp_ipm_arg_set_iter_max(&max_iter, a);
@@ -522,21 +567,32 @@ static void set_arg(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter, int wa
     d_ocp_qp_ipm_arg_set_reg_prim(&reg, a);
 }
 
+/* one attempt with set-up ``which``; returns HPIPM's status (NAN_SOL also for a solution that
+   is not finite) */
+static int attempt(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int which, int warm, double reg) {
+    cmpc_qp_mem_t *m = qp->mem;
+    m->last = which;
+    ipm_t *h = m->ipm + which;
+    set_arg(qp, o, o->max_iter, warm, o->wfloor, reg > 0.0 ? reg : 1e-15);
+    if (warm) hot_start(qp);
+    d_ocp_qp_ipm_solve(&m->qp, &m->sol, &h->arg, &h->ws);
+    qp->iter += h->ws.iter;
+    if (h->ws.status == NAN_SOL || !finite_solution(qp)) {
+        renew(qp);
+        return NAN_SOL;
+    }
+    return h->ws.status;
+}
+
 int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *o) {
     cmpc_qp_mem_t *m = qp->mem;
-    int warm = o->warm && m->kept, rc = QP_FAIL;
+    int warm = o->warm && m->kept, which = o->strict ? IPM_CURVED : IPM_FAST, rc = QP_FAIL;
     double reg = 0.0, scale = 1.0 + m->hscale;
-    qp->iter = qp->cold_retries = qp->regularized = 0;
+    qp->iter = qp->cold_retries = qp->regularized = qp->robust = 0;
     qp->path = 0;
     for (;;) {
-        set_arg(qp, o, o->max_iter, warm, o->wfloor, reg > 0.0 ? reg : 1e-15);
-        if (warm) hot_start(qp);
-        d_ocp_qp_ipm_solve(&m->qp, &m->sol, &m->arg, &m->ws);
-        qp->iter += m->ws.iter;
-        int status = m->ws.status;
-        if (status == NAN_SOL || !finite_solution(qp)) {
-            rc = QP_NAN;
-        } else if (singular(qp)) {
+        int status = attempt(qp, o, which, warm, reg);
+        if (status != NAN_SOL && singular(qp)) {
             if (o->strict) {
                 rc = QP_NONCONVEX;
                 break;
@@ -550,18 +606,31 @@ int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *o) {
             qp->regularized++;
             warm = 0;
             continue;
-        } else if (status == SUCCESS || (status == MAX_ITER && complementarity(qp) <= 1e-6 &&
-                                          linear_residual(qp) <= 1e-6 * scale)) {
+        }
+        /* the last resort may end near the tolerance: 1e-6 will do */
+        int last = !warm && (o->strict || which == IPM_ROBUST);
+        if (status == SUCCESS || (last && status == MAX_ITER && complementarity(qp) <= 1e-6 &&
+                                  linear_residual(qp) <= 1e-6 * scale)) {
             rc = QP_OK;
             break;
-        } else {
-            rc = QP_FAIL;
         }
-        /* multipliers of a rather different QP (a weight changed, say) can stall the
-           iteration: once more from a cold start */
-        if (!warm) break;
-        warm = 0;
-        qp->cold_retries++;
+        rc = status == NAN_SOL ? QP_NAN : QP_FAIL;
+        if (warm) {
+            /* multipliers of a rather different QP (a weight changed, say) can stall the
+               iteration: once more from a cold start */
+            warm = 0;
+            qp->cold_retries++;
+        } else if (o->strict) {
+            /* no convergence with the exact Hessian: let the caller take Gauss-Newton */
+            rc = QP_NONCONVEX;
+            break;
+        } else if (which == IPM_FAST) {
+            /* a QP the speed mode cannot bring to the tolerance: HPIPM's robust mode */
+            which = IPM_ROBUST;
+            qp->robust++;
+        } else {
+            break;
+        }
     }
     qp->reg = reg;
     if (rc == QP_OK) extract(qp);
@@ -572,7 +641,7 @@ int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter) {
     cmpc_qp_mem_t *m = qp->mem;
     int nx = qp->nx, nu = qp->nu, ns = qp->ns, nz = qp->nz, ng0 = qp->ng[0];
     double *ds = m->work2, change = 0.0;
-    qp->iter = qp->cold_retries = qp->regularized = 0;
+    qp->iter = qp->cold_retries = qp->regularized = qp->robust = 0;
     for (int i = 0; i < ns; ++i) ds[i] = qp->s0[i] - m->s0_solved[i];
     /* how much the new s0 moves the residuals of the last solution (stage-0 data only) */
     for (int i = 0; i < nu; ++i) {
@@ -596,8 +665,9 @@ int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter) {
         return QP_OK;
     }
     /* the tangential predictor: one Newton step with the factorization at the solution */
+    ipm_t *h = m->ipm + m->last;
     set_arg(qp, o, max_iter, 1, 1e-300, qp->reg > 0.0 ? qp->reg : 1e-15);
-    d_ocp_qp_ipm_predict(&m->qp, &m->sol, &m->arg, &m->ws);
+    d_ocp_qp_ipm_predict(&m->qp, &m->sol, &h->arg, &h->ws);
     int inside = 1;
     for (int k = 0; k <= qp->N; ++k) {
         int nc = 2 * (m->hnbx[k] + m->hnbu[k]) + 2 * qp->ng[k] + 2 * qp->nsoft[k];
@@ -619,9 +689,10 @@ int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter) {
         return QP_OK;
     }
     /* interior-point iterations from the predicted point (hot start keeps it) */
-    d_ocp_qp_ipm_solve(&m->qp, &m->sol, &m->arg, &m->ws);
-    qp->iter += m->ws.iter;
-    if (m->ws.status != SUCCESS || !finite_solution(qp)) return QP_FAIL;
+    d_ocp_qp_ipm_solve(&m->qp, &m->sol, &h->arg, &h->ws);
+    qp->iter += h->ws.iter;
+    if (h->ws.status == NAN_SOL || !finite_solution(qp)) renew(qp);
+    if (h->ws.status != SUCCESS || !finite_solution(qp)) return QP_FAIL;
     qp->path = QP_PATH_CONTINUED;
     extract(qp);
     return QP_OK;

@@ -21,6 +21,8 @@
 #ifndef CMPC_STAGE_QP_H
 #define CMPC_STAGE_QP_H
 
+#include <stddef.h>
+
 /* solve results */
 enum { QP_OK = 0, QP_NONCONVEX = 1, QP_NAN = 2, QP_FAIL = 3 };
 /* how an advanced (predicted) solve got its solution */
@@ -56,20 +58,23 @@ typedef struct {
     double **lam_lx, **lam_ux, **lam_lu, **lam_uu, **lam_lg, **lam_ug;
     double **sl, **su;             /* nsoft */
     /* statistics of the last call */
-    int iter, cold_retries, regularized, path;
+    int iter, cold_retries, regularized, robust, path;
     double reg, res;               /* regularization used; largest residual of stationarity,
                                       equalities and inequalities at the solution */
     cmpc_qp_mem_t *mem;
 } cmpc_qp_t;
 
 cmpc_qp_t *cmpc_qp_create(int N, int nx, int nv, int nu, const int *ng, const int *nsoft);
+/* sizeof(cmpc_qp_t) + sizeof(cmpc_qp_opts_t), for bindings to check their layout */
+size_t cmpc_qp_struct_size(void);
 void cmpc_qp_free(cmpc_qp_t *qp);
 /* hand all data to HPIPM (after any change of matrices, gradients, bounds or s0) */
 void cmpc_qp_pack(cmpc_qp_t *qp);
 /* hand over a new s0 alone (the rest unchanged since cmpc_qp_pack) */
 void cmpc_qp_pack_s0(cmpc_qp_t *qp);
-/* solve the packed QP: a hot start when allowed, a cold one after a failed hot start, a
-   regularized Hessian when the reduced Hessian is singular or indefinite (unless strict) */
+/* solve the packed QP: a hot start when allowed, a cold one after a failed hot start, HPIPM's
+   robust mode after a failed cold one, a regularized Hessian when the reduced Hessian is
+   singular or indefinite (unless strict: then QP_NONCONVEX, also when it does not converge) */
 int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *opts);
 /* correct the last solution for a new s0 (packed since): nothing when it still meets the
    tolerance, else the tangential predictor from the factorization at that solution, then at
