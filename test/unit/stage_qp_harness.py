@@ -16,7 +16,8 @@ import numpy as np
 from casadi_mpc.core.solvers import compiled, structured
 
 C_D = ctypes.c_double
-PD, PPD, PI = ctypes.POINTER(C_D), ctypes.POINTER(ctypes.POINTER(C_D)), ctypes.POINTER(ctypes.c_int)
+PD, PI = ctypes.POINTER(C_D), ctypes.POINTER(ctypes.c_int)
+PPD = ctypes.POINTER(PD)
 INF = np.inf
 QP_OK, QP_NONCONVEX, QP_NAN, QP_FAIL = 0, 1, 2, 3
 PATHS = {1: 'prepared', 2: 'predictor', 3: 'continued'}
@@ -32,7 +33,8 @@ class QPStruct(ctypes.Structure):
                 [('ng', PI), ('nsoft', PI)] +
                 [(n, PPD) for n in STAGE_ARRAYS] + [('s0', PD)] +
                 [(n, PPD) for n in DATA + SOLUTION] +
-                [(n, ctypes.c_int) for n in ('iter', 'cold_retries', 'regularized', 'robust', 'path')] +
+                [(n, ctypes.c_int)
+                 for n in ('iter', 'cold_retries', 'regularized', 'robust', 'path')] +
                 [('reg', C_D), ('res', C_D), ('mem', ctypes.c_void_p)])
 
 
