@@ -242,3 +242,13 @@ def test_the_advanced_step_solves_the_qp_of_the_new_initial_value():
         assert paths[-3] == 'prepared'
     corrected = [p for i, p in enumerate(paths) if i % 3]
     assert 'continued' in corrected   # a correction across an active-set change
+
+
+def test_a_qp_the_speed_mode_cannot_finish_goes_to_the_robust_mode():
+    # found by search: HPIPM's speed mode stalls above 1e-10 on this one
+    qp = random_qp(np.random.default_rng(304), N=6, nx=3, nu=2, ng=1, nsoft=1,
+                   terminal_rows=1)
+    layer, rc, flat, reference = solve_both(qp, tol=1e-10)
+    assert rc == QP_OK
+    assert layer.stats['robust'] == 1 and layer.stats['cold_retries'] == 0
+    assert_matches(layer, flat, reference)

@@ -79,9 +79,24 @@ STATUS = {0: 'optimal', 1: 'max_iter', 2: 'timeout', 3: 'infeasible', 4: 'error'
 PATHS = {0: 'solve', 1: 'prepared', 2: 'predictor', 3: 'continued', 4: 'fallback'}
 
 
+# the kernel's functions (kernel.c defines them)
+FUNCTIONS = (
+    'void *cmpc_create(void)',
+    'void cmpc_free(void *ws)',
+    'void cmpc_dims(cmpc_dims_t *dims)',
+    'void cmpc_settings(void *ws, const cmpc_settings_t *settings)',
+    'void cmpc_set_guess(void *ws, const double *w0)',
+    'void cmpc_prepare(void *ws, const double *p, cmpc_stats_t *stats)',
+    'int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *stats)',
+    'void cmpc_costs(void *ws, const double *p, const double *w, cmpc_stats_t *stats, '
+    'double *terms)',
+)
+
+
 def header():
-    """The C typedefs (cmpc_<name>_t) and the status and path codes."""
-    lines = ['/* compiled kernel interface (generated from interface.py) */']
+    """The C typedefs (cmpc_<name>_t), the status and path codes and the kernel's functions."""
+    lines = ['/* compiled kernel interface (generated from interface.py) */',
+             '#ifndef CMPC_INTERFACE_H', '#define CMPC_INTERFACE_H']
     for name, fields in STRUCTS.items():
         lines.append('typedef struct {')
         for field, kind, meaning in fields:
@@ -91,6 +106,8 @@ def header():
         'ST_%s = %d' % (v.upper(), k) for k, v in STATUS.items()))
     lines.append('enum { %s };' % ', '.join(
         'FB_%s = %d' % (v.upper(), k) for k, v in PATHS.items()))
+    lines += ['%s;' % f for f in FUNCTIONS]
+    lines.append('#endif')
     return '\n'.join(lines) + '\n'
 
 

@@ -568,15 +568,25 @@ static void set_arg(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter, int wa
 }
 
 /* one attempt with set-up ``which``; returns HPIPM's status (NAN_SOL also for a solution that
-   is not finite) */
-static int attempt(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int which, int warm, double reg) {
+   is not finite). ``probe``: stop after the first iteration when its factorization shows a
+   singular reduced Hessian (returns MIN_STEP then), else go on from there */
+static int attempt(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int which, int warm, double reg,
+                   int probe) {
     cmpc_qp_mem_t *m = qp->mem;
     m->last = which;
     ipm_t *h = m->ipm + which;
-    set_arg(qp, o, o->max_iter, warm, o->wfloor, reg > 0.0 ? reg : 1e-15);
+    double tiny = reg > 0.0 ? reg : 1e-15;
+    set_arg(qp, o, probe ? 1 : o->max_iter, warm, o->wfloor, tiny);
     if (warm) hot_start(qp);
     d_ocp_qp_ipm_solve(&m->qp, &m->sol, &h->arg, &h->ws);
     qp->iter += h->ws.iter;
+    if (probe && h->ws.status == MAX_ITER && finite_solution(qp)) {
+        if (singular(qp)) return MIN_STEP;
+        /* convex at the first iterate: the remaining iterations from where it stopped */
+        set_arg(qp, o, o->max_iter - 1, 1, 1e-300, tiny);
+        d_ocp_qp_ipm_solve(&m->qp, &m->sol, &h->arg, &h->ws);
+        qp->iter += h->ws.iter;
+    }
     if (h->ws.status == NAN_SOL || !finite_solution(qp)) {
         renew(qp);
         return NAN_SOL;
@@ -591,7 +601,7 @@ int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *o) {
     qp->iter = qp->cold_retries = qp->regularized = qp->robust = 0;
     qp->path = 0;
     for (;;) {
-        int status = attempt(qp, o, which, warm, reg);
+        int status = attempt(qp, o, which, warm, reg, o->strict && o->max_iter > 1);
         if (status != NAN_SOL && singular(qp)) {
             if (o->strict) {
                 rc = QP_NONCONVEX;
@@ -615,15 +625,16 @@ int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *o) {
             break;
         }
         rc = status == NAN_SOL ? QP_NAN : QP_FAIL;
+        if (o->strict) {
+            /* no convergence with the exact Hessian: let the caller take Gauss-Newton */
+            rc = QP_NONCONVEX;
+            break;
+        }
         if (warm) {
             /* multipliers of a rather different QP (a weight changed, say) can stall the
                iteration: once more from a cold start */
             warm = 0;
             qp->cold_retries++;
-        } else if (o->strict) {
-            /* no convergence with the exact Hessian: let the caller take Gauss-Newton */
-            rc = QP_NONCONVEX;
-            break;
         } else if (which == IPM_FAST) {
             /* a QP the speed mode cannot bring to the tolerance: HPIPM's robust mode */
             which = IPM_ROBUST;
