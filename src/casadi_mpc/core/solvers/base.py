@@ -186,17 +186,17 @@ class Backend:
                stats=None):
         """The SolveResult of a finished solve; a failed one becomes no warm start."""
         ocp = self.ocp
-        ok = status in OK and w is not None and bool(np.all(np.isfinite(w)))
+        ok = status in OK and w is not None and bool(np.isfinite(w).all())
         if status in OK and not ok:
             status = 'error'
         if ok:
             self.w = w
         else:
             self.reset()   # a failed iterate is no warm start: the next solve starts cold
-        terms = np.asarray(terms, float).ravel()
-        split = {name: float(v) for name, v in zip(ocp.term_names, terms)}
+        values = np.asarray(terms, float).ravel().tolist()
+        split = dict(zip(ocp.term_names, values))
         for kind in ('task', 'energy'):
-            split[kind] = float(sum(v for t, v in zip(ocp.terms, terms) if t.kind == kind))
+            split[kind] = sum(v for t, v in zip(ocp.terms, values) if t.kind == kind)
         xs, us = ocp.unpack(w)
         return SolveResult(status=status, success=ok, u0=us[0].copy() if ok else None,
                            x_pred=xs, u_pred=us, iterations=int(iterations),
