@@ -142,3 +142,38 @@ def test_each_step_solves_the_current_problem_after_every_kind_of_change():
     np.testing.assert_array_equal(check()[ocp.blocks['ref'].slice], ref.ravel())
     controller.applied([0.2, -0.1])
     np.testing.assert_array_equal(check()[ocp.blocks['u_prev'].slice], [0.2, -0.1])
+
+
+def test_backends_are_registered_classes_with_their_own_options():
+    from casadi_mpc.core.config import SolverConfig
+    from casadi_mpc.core.solvers import BACKENDS, COMPILABLE, REGISTRY, select
+    assert set(BACKENDS) == {'ipopt', 'fatrop', 'sqp', 'sqp_rti'}
+    assert set(COMPILABLE) == {'sqp', 'sqp_rti'}
+    assert select('sqp_rti', compiled=True) is REGISTRY['kernel']
+    assert select('ipopt') is REGISTRY['ipopt']
+    with pytest.raises(ValueError, match='compiled mode is available for sqp, sqp_rti'):
+        select('ipopt', compiled=True)
+    defaults = SolverConfig()
+    for name, cls in REGISTRY.items():   # each backend's options are solver.<name>.*
+        assert isinstance(getattr(defaults, name), cls.Options)
+    assert defaults.kernel.advanced_step and defaults.ipopt.mu_init == 1e-3
+
+
+def test_backend_options_are_validated_and_structural_ones_refused_at_run_time():
+    controller, _ = solve_once('ipopt')
+    with pytest.raises(ValueError, match='solver.kernel.qp_tol'):
+        controller.update({'solver.kernel.qp_tol': -1.0})
+    with pytest.raises(ValueError, match='solver.ipopt.mu_init.*read-only'):
+        controller.update({'solver.ipopt.mu_init': 0.1})
+    controller.update({'solver.kernel.advanced_step': False})   # run-time: accepted
+    assert not controller.cfg.solver.kernel.advanced_step
+
+
+def test_keyword_construction_still_builds_a_backend():
+    from casadi_mpc.core.solvers import REGISTRY, Solver
+    controller, reference = solve_once('ipopt')
+    backend = Solver(controller.ocp, 'ipopt', max_iter=100, tol=1e-9, time_limit=10.0)
+    assert type(backend) is REGISTRY['ipopt']
+    result = backend.solve(controller.params(X0), controller.bounds())
+    assert result.success
+    np.testing.assert_allclose(result.u_pred, reference.u_pred, atol=1e-6)
