@@ -43,12 +43,15 @@ class Kernel(Backend):
 
     def build(self, say):
         ocp = self.ocp
+        started = time.monotonic()
         key = structure_key(ocp)
         path = library_path(key, self.options.cache_dir)
         self.library, built = None, False
         if path.exists():
             try:
                 self.library = self._load(path)
+                say('loaded the compiled %s solver from the cache in %.2f s (%s)'
+                    % (self.method, time.monotonic() - started, path))
             except (OSError, RuntimeError):
                 path.unlink()   # a damaged or foreign file: build it again
         if self.library is None:
@@ -57,6 +60,8 @@ class Kernel(Backend):
             source = KernelSource(ocp, say=say)
             path, built = build_library(source.generate, key, self.options.cache_dir, say)
             self.library = self._load(path)
+            say('built the compiled %s solver in %.1f s (cached as %s)'
+                % (self.method, time.monotonic() - started, path))
         self.path = path
         self._settings = interface.Settings()
         self._apply()
