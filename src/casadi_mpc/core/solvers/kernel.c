@@ -70,11 +70,10 @@ typedef struct {
     int bounds_ok;
     double blbw[NW], bubw[NW], blbt[NGT + 1], bubt[NGT + 1];
     /* advanced step: the prepared QP is solved for x0_pred */
-    int as_ready, prep_qp_iter, prep_rc, fb_path;
-    double x0_pred[NX], dx0;
-    /* statistics of the current solve */
-    int qp_iter, ls_backtracks, hess_fallbacks, regularized, cold_retries, robust_retries;
-    double pr, du;
+    int as_ready;
+    double x0_pred[NX];
+    /* statistics of the current solve and of the last prepare */
+    cmpc_stats_t st;
     /* CasADi work */
     const double *arg[CA_ARG + 1];
     double *res[CA_RES + 1];
@@ -86,15 +85,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static double amax(const double *a, int n) {
-    double m = 0.0;
-    for (int i = 0; i < n; ++i) {
-        double v = fabs(a[i]);
-        if (!(v <= m)) m = v;   /* NaN propagates */
-    }
-    return m;
 }
 
 /* ------------------------------------------------------------------ CasADi calls */
@@ -346,7 +336,7 @@ void *cmpc_create(void) {
     s->set.warm = 1;
     s->set.wfloor = 1e-3;
     s->set.mu0 = 1.0;
-    s->prep_rc = -1;
+    s->st.prep_status = -1;
     return s;
 }
 
@@ -401,14 +391,14 @@ static void prepare(ws_t *s, const double *p);
 void cmpc_prepare(void *ws, const double *p, cmpc_stats_t *st) {
     ws_t *s = (ws_t *)ws;
     prepare(s, p);
-    st->prep_qp_iter = s->prep_qp_iter;
-    st->prep_status = s->prep_rc;
+    st->prep_qp_iter = s->st.prep_qp_iter;
+    st->prep_status = s->st.prep_status;
 }
 
 static void prepare(ws_t *s, const double *p) {
     s->as_ready = 0;
-    s->prep_qp_iter = 0;
-    s->prep_rc = -1;
+    s->st.prep_qp_iter = 0;
+    s->st.prep_status = -1;
     if (!s->bounds_ok) return;   /* nothing solved yet: no bounds to build the QP with */
     memcpy(s->p, p, sizeof(s->p));
     s->curv = s->exact && !s->set.rti;
@@ -421,9 +411,9 @@ static void prepare(ws_t *s, const double *p) {
     s->prepared = 1;
     if (!s->set.rti || !s->set.warm || !s->set.advanced) return;
     s->qo.strict = 0;
-    s->prep_rc = cmpc_qp_solve(s->qp, &s->qo);
-    s->prep_qp_iter = s->qp->iter;
-    s->as_ready = s->prep_rc == QP_OK;
+    s->st.prep_status = cmpc_qp_solve(s->qp, &s->qo);
+    s->st.prep_qp_iter = s->qp->iter;
+    s->as_ready = s->st.prep_status == QP_OK;
 }
 
 static int same_bounds(const ws_t *s, const double *lbw, const double *ubw, const double *lbt,
@@ -443,25 +433,26 @@ static int prepared_for(const ws_t *s, const double *p) {
 
 /* the QP at the current linearization, packed: the exact Hessian when s->curv and its reduced
    Hessian is positive definite, else Gauss-Newton; returns the QP result */
+static void count_qp(ws_t *s) {
+    s->st.qp_iter += s->qp->iter;
+    s->st.cold_retries += s->qp->cold_retries;
+    s->st.regularized += s->qp->regularized;
+    s->st.robust_retries += s->qp->robust;
+}
+
 static int solve_qp(ws_t *s) {
     cmpc_qp_t *qp = s->qp;
     s->qo.strict = s->curv;
     int rc = cmpc_qp_solve(qp, &s->qo);
-    s->qp_iter += qp->iter;
-    s->cold_retries += qp->cold_retries;
-    s->regularized += qp->regularized;
-    s->robust_retries += qp->robust;
+    count_qp(s);
     if (rc == QP_NONCONVEX) {
-        s->hess_fallbacks++;
+        s->st.hess_fallbacks++;
         s->curv = 0;
         build_qp(s);
         cmpc_qp_pack(qp);
         s->qo.strict = 0;
         rc = cmpc_qp_solve(qp, &s->qo);
-        s->qp_iter += qp->iter;
-        s->cold_retries += qp->cold_retries;
-        s->regularized += qp->regularized;
-        s->robust_retries += qp->robust;
+        count_qp(s);
     }
     return rc;
 }
@@ -475,8 +466,12 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
     int advance = fresh && same && s->as_ready && s->set.rti;
     memcpy(s->p, io->p, sizeof(s->p));
     s->as_ready = 0;
-    s->fb_path = FB_SOLVE;
-    s->dx0 = 0.0;
+    /* the statistics of this solve (the last prepare's stay) */
+    int prep_qp_iter = s->st.prep_qp_iter, prep_status = s->st.prep_status;
+    memset(&s->st, 0, sizeof(s->st));
+    s->st.prep_qp_iter = prep_qp_iter;
+    s->st.prep_status = prep_status;
+    s->st.path = FB_SOLVE;
     if (!same) {
         memcpy(s->blbw, lbw, sizeof(s->blbw));
         memcpy(s->bubw, ubw, sizeof(s->bubw));
@@ -486,9 +481,6 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
     }
     int status = ST_MAX_ITER, iter = 0;
     double sigma = 0.0;   /* l1 merit penalty, raised to the multipliers' size as needed */
-    s->qp_iter = s->ls_backtracks = s->hess_fallbacks = s->regularized = s->cold_retries = 0;
-    s->robust_retries = 0;
-    s->pr = s->du = 0.0;
     for (;;) {
         if (fresh && same) {
             /* the prepared linearization and QP: only the initial value is new */
@@ -506,15 +498,16 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
         s->prepared = 0;
         if (!s->set.rti) {
             double l1;
-            violation(s, s->w, s->xn, s->e, lbw, ubw, lbt, ubt, &l1, &s->pr);
-            s->du = stationarity(s);
+            violation(s, s->w, s->xn, s->e, lbw, ubw, lbt, ubt, &l1, &s->st.pr);
+            s->st.du = stationarity(s);
             if (s->set.verbose)
-                fprintf(stderr, "sqp %2d f %.10e pr %.2e du %.2e\n", iter, s->f, s->pr, s->du);
-            if (!(s->pr == s->pr && s->du == s->du && s->f == s->f)) {
+                fprintf(stderr, "sqp %2d f %.10e pr %.2e du %.2e\n", iter, s->f, s->st.pr,
+                        s->st.du);
+            if (!(s->st.pr == s->st.pr && s->st.du == s->st.du && s->f == s->f)) {
                 status = ST_ERROR;
                 break;
             }
-            if (s->pr <= s->set.tol_pr && s->du <= s->set.tol_du) {
+            if (s->st.pr <= s->set.tol_pr && s->st.du <= s->set.tol_du) {
                 status = ST_OPTIMAL;
                 break;
             }
@@ -532,11 +525,11 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
             advance = 0;
             for (int i = 0; i < NX; ++i) {
                 double d = fabs(s->p[X0OFF + i] - s->x0_pred[i]);
-                if (!(d <= s->dx0)) s->dx0 = d;
+                if (!(d <= s->st.dx0)) s->st.dx0 = d;
             }
             rc = cmpc_qp_advance(s->qp, &s->qo, s->set.as_max_iter);
-            s->qp_iter += s->qp->iter;
-            s->fb_path = rc == QP_OK ? s->qp->path : FB_FALLBACK;
+            s->st.qp_iter += s->qp->iter;
+            s->st.path = rc == QP_OK ? s->qp->path : FB_FALLBACK;
         }
         if (rc != QP_OK) rc = solve_qp(s);
         if (s->set.verbose > 1) fprintf(stderr, "  qp rc %d iterations %d\n", rc, s->qp->iter);
@@ -555,7 +548,7 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
             break;
         }
         /* l1 merit line search */
-        double mmax = amax(s->qlam_g, NG);
+        double mmax = cmpc_amax(s->qlam_g, NG);
         if (sigma < 1.1 * mmax + 1e-8) sigma = 1.1 * mmax + 1e-8;
         double l1, linf;
         violation(s, s->w, s->xn, s->e, lbw, ubw, lbt, ubt, &l1, &linf);
@@ -569,7 +562,7 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
                 /* the slack term accepts steps whose change is below rounding */
                 if (phi <= phi0 + 1e-4 * alpha * dphi + 1e-13 * (1.0 + fabs(phi0))) break;
                 alpha *= 0.5;
-                s->ls_backtracks++;
+                s->st.ls_backtracks++;
             }
         }
         for (int j = 0; j < NW; ++j) {
@@ -588,21 +581,10 @@ int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
     } else if (s->set.shift) {
         shift_iterate(s);
     }
-    st->status = status;
-    st->iter = iter;
-    st->qp_iter = s->qp_iter;
-    st->prep_qp_iter = s->prep_qp_iter;
-    st->prep_status = s->prep_rc;
-    st->path = s->fb_path;
-    st->ls_backtracks = s->ls_backtracks;
-    st->hess_fallbacks = s->hess_fallbacks;
-    st->regularized = s->regularized;
-    st->cold_retries = s->cold_retries;
-    st->robust_retries = s->robust_retries;
-    st->pr = s->pr;
-    st->du = s->du;
-    st->dx0 = s->dx0;
-    st->seconds = now() - started;
+    s->st.status = status;
+    s->st.iter = iter;
+    s->st.seconds = now() - started;
+    *st = s->st;
     return status;
 }
 

@@ -64,7 +64,7 @@ static void *qp_alloc(size_t size) {
     return p;
 }
 
-static double vmax(const double *a, int n) {
+double cmpc_amax(const double *a, int n) {
     double m = 0.0;
     for (int i = 0; i < n; ++i) {
         double v = fabs(a[i]);
@@ -276,12 +276,25 @@ static void bounds(int n, const double *lo, const double *hi, double *lv, double
     }
 }
 
+typedef void (*setter_t)(int, double *, struct d_ocp_qp *);
+
+/* box bounds of stage k through HPIPM's setters for values and masks */
+static void pack_box(cmpc_qp_mem_t *m, int k, int n, const double *lo, const double *hi,
+                     setter_t set_lo, setter_t set_hi, setter_t mask_lo, setter_t mask_hi) {
+    double *lv = m->work2, *hv = m->work2 + n, *lm = m->mask, *hm = m->mask + n;
+    bounds(n, lo, hi, lv, hv, lm, hm);
+    set_lo(k, lv, &m->qp);
+    set_hi(k, hv, &m->qp);
+    mask_lo(k, lm, &m->qp);
+    mask_hi(k, hm, &m->qp);
+}
+
 /* the general-constraint bounds of stage k, shifted by -C s0 at stage 0 */
 static void pack_general_bounds(cmpc_qp_t *qp, int k) {
     cmpc_qp_mem_t *m = qp->mem;
     int ng = qp->ng[k], nx = qp->nx;
     if (!ng) return;
-    double *lo = m->work, *hi = m->work + ng, *lv = m->work2, *hv = m->work2 + ng;
+    double *lo = m->work, *hi = m->work + ng;
     for (int r = 0; r < ng; ++r) {
         double shift = 0.0;
         if (k == 0)
@@ -289,11 +302,8 @@ static void pack_general_bounds(cmpc_qp_t *qp, int k) {
         lo[r] = qp->lg[k][r] - shift;
         hi[r] = qp->ug[k][r] - shift;
     }
-    bounds(ng, lo, hi, lv, hv, m->mask, m->mask + ng);
-    d_ocp_qp_set_lg(k, lv, &m->qp);
-    d_ocp_qp_set_ug(k, hv, &m->qp);
-    d_ocp_qp_set_lg_mask(k, m->mask, &m->qp);
-    d_ocp_qp_set_ug_mask(k, m->mask + ng, &m->qp);
+    pack_box(m, k, ng, lo, hi, d_ocp_qp_set_lg, d_ocp_qp_set_ug, d_ocp_qp_set_lg_mask,
+             d_ocp_qp_set_ug_mask);
 }
 
 /* stage 0's gradient and dynamics offset with the initial value folded in */
@@ -366,21 +376,12 @@ void cmpc_qp_pack(cmpc_qp_t *qp) {
                 d_ocp_qp_set_b(k, w, h);
             }
         }
-        double *lv = m->work2, *hv = m->work2 + nz, *lm = m->mask, *hm = m->mask + nz;
-        if (m->hnbu[k]) {
-            bounds(nu, qp->lbu[k], qp->ubu[k], lv, hv, lm, hm);
-            d_ocp_qp_set_lbu(k, lv, h);
-            d_ocp_qp_set_ubu(k, hv, h);
-            d_ocp_qp_set_lbu_mask(k, lm, h);
-            d_ocp_qp_set_ubu_mask(k, hm, h);
-        }
-        if (m->hnbx[k]) {
-            bounds(nx, qp->lbx[k], qp->ubx[k], lv, hv, lm, hm);
-            d_ocp_qp_set_lbx(k, lv, h);
-            d_ocp_qp_set_ubx(k, hv, h);
-            d_ocp_qp_set_lbx_mask(k, lm, h);
-            d_ocp_qp_set_ubx_mask(k, hm, h);
-        }
+        if (m->hnbu[k])
+            pack_box(m, k, nu, qp->lbu[k], qp->ubu[k], d_ocp_qp_set_lbu, d_ocp_qp_set_ubu,
+                     d_ocp_qp_set_lbu_mask, d_ocp_qp_set_ubu_mask);
+        if (m->hnbx[k])
+            pack_box(m, k, nx, qp->lbx[k], qp->ubx[k], d_ocp_qp_set_lbx, d_ocp_qp_set_ubx,
+                     d_ocp_qp_set_lbx_mask, d_ocp_qp_set_ubx_mask);
         if (ng) {
             if (hx) {
                 for (int j = 0; j < ns; ++j)
@@ -464,7 +465,7 @@ static int finite_solution(cmpc_qp_t *qp) {
    prediction (HPIPM computes them on exit) */
 static double linear_residual(cmpc_qp_t *qp) {
     const double *r = qp->mem->ipm[qp->mem->last].ws.res->res_max;
-    return vmax(r, 3);
+    return cmpc_amax(r, 3);
 }
 
 /* mean complementarity t lam over the constraints that are not masked out */

@@ -80,6 +80,8 @@ int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *opts);
    tolerance, else the tangential predictor from the factorization at that solution, then at
    most max_iter interior-point iterations; QP_OK with qp->path set, else QP_FAIL */
 int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *opts, int max_iter);
+/* the largest absolute value of a[0..n), NaN when there is one */
+double cmpc_amax(const double *a, int n);
 /* keep the multipliers of the current solution for the next hot start; forget them */
 void cmpc_qp_keep(cmpc_qp_t *qp);
 void cmpc_qp_forget(cmpc_qp_t *qp);
