@@ -97,8 +97,8 @@ class SolverSettings(Strict):
 # solver.<backend>: the options each registered backend declares
 SolverConfig = create_model(
     'SolverConfig', __base__=SolverSettings,
-    **{name: (cls.Options, Field(default_factory=cls.Options, description=cls.description))
-       for name, cls in ((b.name, b) for b in backends())})
+    **{b.name: (b.Options, Field(default_factory=b.Options, description=b.description))
+       for b in backends()})
 
 
 class BoundsConfig(Strict):
