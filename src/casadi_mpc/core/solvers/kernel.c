@@ -34,6 +34,11 @@
  *
  * Multipliers are kept and returned in CasADi's nlpsol convention for the flat NLP (w, g):
  * g = [gap_0, x_0 - x0, gap_1, ..., gap_{N-1}, terminal], gap_k = x_{k+1} - F(x_k, u_k).
+ *
+ * The QP layer's general rows per stage take the terminal constraint now; path constraints
+ * h_k(x_k, u_k, p) <= 0 with an L1/L2 slack penalty map onto its soft rows (the first nsoft[k]
+ * rows of stage k: C_k, D_k the Jacobians of h_k at the iterate, ug = -h_k, zu = rho1,
+ * Zu = 2 rho2).
  */
 #include <math.h>
 #include <stdio.h>
