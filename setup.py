@@ -30,6 +30,7 @@ setup(
             'casadi-mpc = casadi_mpc.cli:main',
             'mpc_node = casadi_mpc.ros.mpc_node:main',
             'sim_node = casadi_mpc.ros.sim_node:main',
+            'recorder = casadi_mpc.tools.record:main',
         ],
     },
 )

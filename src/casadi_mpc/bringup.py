@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -43,14 +44,20 @@ ARGUMENTS = {
     'remaps': ('', 'extra mpc_node remappings "from:=to", comma separated; robot mode adds '
                'the ros2_control defaults (e.g. cmd_vel:=/diff_drive_controller/cmd_vel)'),
     'real_time_factor': ('1.0', 'sim: simulated seconds per wall-clock second'),
+    'engine': ('', "sim: what plays the robot: model (the controller's own model) | mujoco "
+               '(the MuJoCo physics engine); default: the engine in the parameter file'),
     'log_level': ('info', 'log level of all nodes: debug | info | warn | error'),
+    'record': ('false', 'record every topic to an MCAP file (ROS 2 schemas): true (file '
+               'casadi_mpc_<robot>_<date>_<time>.mcap in the working directory), false, or the '
+               'file path'),
     'managed': ('false', 'mpc_node as a lifecycle node: it waits for configure and activate '
                 '(e.g. from a lifecycle manager); false: it starts controlling by itself'),
 }
 
 
 # arguments that only one mode uses: given to the other, they would be silently ignored
-MODE_ONLY = {'real_time_factor': ('sim',)}
+MODE_ONLY = {'real_time_factor': ('sim',), 'engine': ('sim',)}
+ENGINES = ('model', 'mujoco')
 
 
 @dataclass
@@ -166,6 +173,18 @@ def namespaced_params_file(path, namespace):
     return out
 
 
+def recording_path(value, robot):
+    """The MCAP file of the ``record`` argument (absolute), or '' for no recording."""
+    text = str(value).strip()
+    try:
+        if not truthy(text):
+            return ''
+        text = 'casadi_mpc_%s_%s.mcap' % (robot, time.strftime('%Y%m%d_%H%M%S'))
+    except ValueError:     # not true/false: a path
+        pass
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def launch_file(mode):
     return str(share_dir() / 'launch' / ('%s.launch.py' % mode))
 
@@ -184,6 +203,8 @@ def resolve(args, mode):
     out = {k: str(args.get(k, '') or default) for k, (default, _) in ARGUMENTS.items()}
     if out['robot'] not in ROBOTS:
         raise ValueError('robot %r: choose one of %s' % (out['robot'], ', '.join(ROBOTS)))
+    if out['engine'] and out['engine'] not in ENGINES:
+        raise ValueError('engine %r: choose one of %s' % (out['engine'], ', '.join(ENGINES)))
     out['params_file'] = os.path.expanduser(out['params_file']) or \
         default_params_file(out['robot'])
     if not os.path.isfile(out['params_file']):
@@ -206,9 +227,16 @@ def system(mode, args=None, overrides=None):
     common = dict(namespace=a['namespace'], params_files=[params_file], log_level=a['log_level'])
     mpc_params = {'use_sim_time': sim_time, 'managed': truthy(a['managed'])}
     nodes = []
+    record = recording_path(a['record'], a['robot'])
+    if record:   # started first and stopped last: it sees the whole run
+        nodes.append(NodeSpec('recorder', PACKAGE + '.tools.record', 'recorder',
+                              namespace=a['namespace'], log_level=a['log_level'],
+                              parameters={'path': record, 'params_file': a['params_file']}))
     if mode == 'sim':
         sim_params = {'publish_clock': sim_time,
                       'real_time_factor': float(a['real_time_factor'])}
+        if a['engine']:
+            sim_params['engine'] = a['engine']
         sim_params.update(overrides.get('sim_node', {}))
         nodes.append(NodeSpec('sim_node', PACKAGE + '.ros.sim_node', 'sim_node',
                               parameters=sim_params, **common))

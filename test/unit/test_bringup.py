@@ -106,3 +106,32 @@ def test_launch_files_build_descriptions(mode):
     description = module.generate_launch_description()
     names = [e.name for e in description.entities if hasattr(e, 'name')]
     assert set(bringup.ARGUMENTS) <= set(names)
+
+
+def test_engine_selects_the_simulator_and_is_for_sim_only():
+    nodes = by_name(bringup.system('sim', {'robot': 'urdf_arm', 'engine': 'mujoco'}))
+    assert nodes['sim_node'].parameters['engine'] == 'mujoco'
+    assert '-p' in nodes['sim_node'].ros_args() and 'engine:=mujoco' in \
+        nodes['sim_node'].ros_args()
+    # without the argument the parameter file's engine stays in force
+    assert 'engine' not in by_name(bringup.system('sim', {}))['sim_node'].parameters
+    with pytest.raises(ValueError, match='engine'):
+        bringup.system('sim', {'engine': 'bullet'})
+    with pytest.raises(ValueError, match='sim mode only'):
+        bringup.system('robot', {'engine': 'mujoco'})
+
+
+def test_record_adds_a_recorder_that_starts_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    specs = bringup.system('sim', {'robot': 'planar_arm', 'record': 'true'})
+    assert [s.name for s in specs] == ['recorder', 'sim_node', 'mpc_node']
+    recorder = specs[0]
+    path = Path(recorder.parameters['path'])
+    assert path.parent == tmp_path and path.name.startswith('casadi_mpc_planar_arm_')
+    assert path.suffix == '.mcap'
+    assert recorder.parameters['params_file'].endswith('config/planar_arm.yaml')
+    assert recorder.module == 'casadi_mpc.tools.record' and not recorder.params_files
+    names = by_name(bringup.system('robot', {'robot': 'diff_drive', 'record': 'runs/a.mcap'}))
+    assert names['recorder'].parameters['path'] == str(tmp_path / 'runs' / 'a.mcap')
+    plain = bringup.system('sim', {'record': 'false'})
+    assert [s.name for s in plain] == ['sim_node', 'mpc_node']

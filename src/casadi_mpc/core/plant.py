@@ -1,7 +1,19 @@
 """The simulated robot: integrates the same model the controller uses (one truth)."""
 import numpy as np
 
+from . import sim_config
 from .integrators import rk4_step
+
+
+def make_plant(cfg, model):
+    """The simulator's plant for a SimConfig ``cfg``: the controller's model integrated by RK4
+    (engine: model) or the physics engine (engine: mujoco, imported only then)."""
+    x0, noise = sim_config.initial_state(cfg, model), sim_config.noise(cfg, model)
+    if cfg.engine == 'mujoco':
+        from .mujoco_plant import MujocoPlant
+        return MujocoPlant(model, x0, cfg.model.params, cfg.mujoco, noise, cfg.seed)
+    return Plant(model, x0, cfg.model.params, max_step=cfg.max_step, noise_std=noise,
+                 seed=cfg.seed)
 
 
 class Plant:
@@ -23,6 +35,7 @@ class Plant:
         self.noise = np.broadcast_to(np.asarray(noise_std, float), (model.nx,)).copy()
         self.rng = np.random.default_rng(seed)
         self._steps = {}
+        self.applied = np.zeros(model.nu)    # the input as applied (within the bounds)
 
     def _integrator(self, h):
         key = round(h, 12)
@@ -32,6 +45,7 @@ class Plant:
 
     def step(self, u, dt):
         u = np.clip(np.asarray(u, dtype=float).ravel(), self.model.u_lb, self.model.u_ub)
+        self.applied = u
         n = max(1, int(np.ceil(dt / self.max_step - 1e-9)))
         F = self._integrator(dt / n)
         x = self.x
@@ -41,3 +55,7 @@ class Plant:
             x = x + self.noise * np.sqrt(dt) * self.rng.standard_normal(self.model.nx)
         self.x = x
         return x.copy()
+
+    def truth(self):
+        """The true state where it differs from ``x``: never, the state is the model's."""
+        return None

@@ -3,6 +3,11 @@ import casadi as ca
 import numpy as np
 
 from .base import Model, bounds, signals
+from .bodies import Wheel, WheeledBody
+
+# the body a physics engine drives: a 50 x 40 cm, 15 kg base on two 8 cm wheels 40 cm apart,
+# with ball casters front and back
+WHEEL_RADIUS, TRACK = 0.08, 0.40   # [m]
 
 
 def build(v_max=1.0, omega_max=2.0, **_):
@@ -10,6 +15,11 @@ def build(v_max=1.0, omega_max=2.0, **_):
     u = ca.SX.sym('u', 2)
     p = ca.SX.sym('p', 0)
     xdot = ca.vertcat(u[0] * ca.cos(x[2]), u[0] * ca.sin(x[2]), u[1])
+    body = WheeledBody(
+        wheels=(Wheel(0.0, TRACK / 2), Wheel(0.0, -TRACK / 2)),
+        wheel_radius=WHEEL_RADIUS, wheel_width=0.04, size=(0.5, 0.36, 0.15), mass=15.0,
+        casters=((0.2, 0.0), (-0.2, 0.0)),
+        twist=ca.Function('twist', [x, u, p], [ca.vertcat(u[0], 0, u[1])]))
     return Model(
         name='diff_drive', kind='base',
         states=signals(['x', 'y', 'theta'], ['m', 'm', 'rad']),
@@ -18,5 +28,5 @@ def build(v_max=1.0, omega_max=2.0, **_):
         rhs=ca.Function('diff_drive', [x, u, p], [xdot], ['x', 'u', 'p'], ['xdot']),
         x_lb=bounds([-np.inf] * 3), x_ub=bounds([np.inf] * 3),
         u_lb=bounds([-v_max, -omega_max]), u_ub=bounds([v_max, omega_max]),
-        wrap=(2,), position=(0, 1, 2),
+        wrap=(2,), position=(0, 1, 2), meta={'physics': body},
     )
