@@ -252,3 +252,25 @@ def test_a_qp_the_speed_mode_cannot_finish_goes_to_the_robust_mode():
     assert rc == QP_OK
     assert layer.stats['robust'] == 1 and layer.stats['cold_retries'] == 0
     assert_matches(layer, flat, reference)
+
+
+def test_a_badly_scaled_qp_is_solved_without_regularization():
+    """Curvature from 1e-7 (a smoothing weight) to 1e6 (a penalty): small pivots of a positive
+    definite reduced Hessian are no singularity, and stationarity is asked to the accuracy
+    rounding allows at that scale."""
+    qp = random_qp(np.random.default_rng(21), N=8, nx=3, nu=2, ng=0, nsoft=0)
+    for k in range(qp.N + 1):
+        qp.H[k][:qp.nx, :qp.nx] *= 1e6
+        qp.H[k][qp.nx:, :] = 0.0
+        qp.H[k][:, qp.nx:] = 0.0
+        qp.H[k][qp.nx:, qp.nx:] = 1e-7 * np.eye(qp.nu)
+    # nothing weighs or bounds the last state: the last input's pivot is 1e-7
+    qp.H[qp.N][:] = 0.0
+    qp.lbx[qp.N][:], qp.ubx[qp.N][:] = -np.inf, np.inf
+    layer, rc, flat, reference = solve_both(qp, tol=1e-9)
+    assert rc == QP_OK
+    assert layer.stats['regularized'] == 0
+    ok, v, _, _, cost = reference
+    mine = flat.pack(layer.solution())
+    assert flat.objective(mine[0]) == pytest.approx(cost, rel=1e-9)
+    np.testing.assert_allclose(mine[0], v, atol=1e-6)

@@ -23,7 +23,9 @@
 #define QP_AS_FLOOR 1e-2     /* advanced step: restart of pairs the predictor moved out */
 #define QP_REG_FIRST 1e-8    /* regularization: first shift, relative to the Hessian's scale */
 #define QP_REG_LAST 1e4      /* ... and the last one tried */
-#define QP_PIVOT_MIN 1e-12   /* squared pivot below this, relative to the Hessian: singular */
+#define QP_PIVOT_MIN 1e-12   /* a squared pivot below this is singular (HPIPM's own shift of the
+                                Hessian, 1e-15, leaves 1e-15 where it would be zero) */
+#define QP_EPS_STAT 1e-13    /* stationarity cannot be met below this times the Hessian's scale */
 
 /* HPIPM's interior point in three set-ups, each with its own arguments and workspace (HPIPM
    fixes the Riccati algorithm and the factorization variant of a workspace when it creates it):
@@ -55,6 +57,7 @@ struct cmpc_qp_mem {
     double *s0_solved;
     double hscale;                              /* largest Hessian diagonal of the last pack */
     double *block;                              /* the stage arrays of cmpc_qp_t */
+    double res_stat, res_lin;                   /* residuals of the last solution */
 };
 
 static void *qp_alloc(size_t size) {
@@ -438,7 +441,7 @@ static void hot_start(cmpc_qp_t *qp) {
 static int singular(cmpc_qp_t *qp) {
     cmpc_qp_mem_t *m = qp->mem;
     int nu = qp->nu;
-    double tiny = QP_PIVOT_MIN * (1.0 + m->hscale);
+    double tiny = QP_PIVOT_MIN;
     for (int k = 0; k < qp->N; ++k) {
         ipm_t *h = m->ipm + m->last;
         d_ocp_qp_ipm_get_ric_Lr(&m->qp, &h->arg, &h->ws, k, m->work);
@@ -461,11 +464,20 @@ static int finite_solution(cmpc_qp_t *qp) {
     return 1;
 }
 
-/* the largest residual of stationarity, equalities and inequalities at the last solution or
-   prediction (HPIPM computes them on exit) */
-static double linear_residual(cmpc_qp_t *qp) {
+/* the stationarity tolerance: rounding bounds the stationarity residual by the Hessian's
+   scale, so ask no less than that */
+static double stationarity_tol(const cmpc_qp_t *qp, double tol) {
+    double reachable = QP_EPS_STAT * (1.0 + qp->mem->hscale);
+    return tol > reachable ? tol : reachable;
+}
+
+/* the residuals of the last solution or prediction (HPIPM computes them on exit) measured
+   against the tolerance: the largest of stationarity (relative to its own tolerance),
+   equalities and inequalities, in units of tol (<= 1: met) */
+static double residual_ratio(cmpc_qp_t *qp, double tol) {
     const double *r = qp->mem->ipm[qp->mem->last].ws.res->res_max;
-    return cmpc_amax(r, 3);
+    double stat = r[0] / stationarity_tol(qp, tol), lin = cmpc_amax(r + 1, 2) / tol;
+    return stat > lin || stat != stat ? stat : lin;
 }
 
 /* mean complementarity t lam over the constraints that are not masked out */
@@ -532,7 +544,10 @@ static void extract(cmpc_qp_t *qp) {
         }
         qp->y[0][i] = v;
     }
-    qp->res = linear_residual(qp);
+    const double *r = m->ipm[m->last].ws.res->res_max;
+    m->res_stat = r[0];
+    m->res_lin = cmpc_amax(r + 1, 2);
+    qp->res = cmpc_amax(r, 3);
     memcpy(m->s0_solved, qp->s0, sizeof(double) * ns);
 }
 
@@ -554,10 +569,10 @@ static void renew(cmpc_qp_t *qp) {
 static void set_arg(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter, int warm,
                     double floor, double reg) {
     struct d_ocp_qp_ipm_arg *a = &qp->mem->ipm[qp->mem->last].arg;
-    double tol = o->tol, mu0 = o->mu0;
+    double tol = o->tol, mu0 = o->mu0, tol_stat = stationarity_tol(qp, tol);
     int hot = warm ? 3 : 0;
     d_ocp_qp_ipm_arg_set_iter_max(&max_iter, a);
-    d_ocp_qp_ipm_arg_set_tol_stat(&tol, a);
+    d_ocp_qp_ipm_arg_set_tol_stat(&tol_stat, a);
     d_ocp_qp_ipm_arg_set_tol_eq(&tol, a);
     d_ocp_qp_ipm_arg_set_tol_ineq(&tol, a);
     d_ocp_qp_ipm_arg_set_tol_comp(&tol, a);
@@ -621,7 +636,7 @@ int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *o) {
         /* the last resort may end near the tolerance: 1e-6 will do */
         int last = !warm && (o->strict || which == IPM_ROBUST);
         if (status == SUCCESS || (last && status == MAX_ITER && complementarity(qp) <= 1e-6 &&
-                                  linear_residual(qp) <= 1e-6 * scale)) {
+                                  residual_ratio(qp, 1e-6 * scale) <= 1.0)) {
             rc = QP_OK;
             break;
         }
@@ -652,14 +667,14 @@ int cmpc_qp_solve(cmpc_qp_t *qp, const cmpc_qp_opts_t *o) {
 int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter) {
     cmpc_qp_mem_t *m = qp->mem;
     int nx = qp->nx, nu = qp->nu, ns = qp->ns, nz = qp->nz, ng0 = qp->ng[0];
-    double *ds = m->work2, change = 0.0;
+    double *ds = m->work2, change_stat = 0.0, change = 0.0;
     qp->iter = qp->cold_retries = qp->regularized = qp->robust = 0;
     for (int i = 0; i < ns; ++i) ds[i] = qp->s0[i] - m->s0_solved[i];
     /* how much the new s0 moves the residuals of the last solution (stage-0 data only) */
     for (int i = 0; i < nu; ++i) {
         double v = 0.0;
         for (int j = 0; j < ns; ++j) v += qp->H[0][(ns + i) + j * nz] * ds[j];
-        if (!(fabs(v) <= change)) change = fabs(v);
+        if (!(fabs(v) <= change_stat)) change_stat = fabs(v);
     }
     for (int i = 0; i < nx && qp->N > 0; ++i) {
         double v = 0.0;
@@ -671,7 +686,8 @@ int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter) {
         for (int j = 0; j < nx; ++j) v += qp->C[0][r + j * ng0] * ds[j];
         if (!(fabs(v) <= change)) change = fabs(v);
     }
-    if (qp->res + change <= o->tol) {
+    if (m->res_stat + change_stat <= stationarity_tol(qp, o->tol) &&
+        m->res_lin + change <= o->tol) {
         qp->path = QP_PATH_PREPARED;
         extract(qp);
         return QP_OK;
@@ -694,7 +710,7 @@ int cmpc_qp_advance(cmpc_qp_t *qp, const cmpc_qp_opts_t *o, int max_iter) {
         }
     }
     qp->iter = 1;
-    if (inside && finite_solution(qp) && linear_residual(qp) <= o->tol &&
+    if (inside && finite_solution(qp) && residual_ratio(qp, o->tol) <= 1.0 &&
         complementarity(qp) <= o->tol) {
         qp->path = QP_PATH_PREDICTOR;
         extract(qp);
