@@ -9,7 +9,7 @@ setup(
     version='0.1.0',
     package_dir={'': 'src'},
     packages=find_packages('src'),
-    package_data={package_name: ['urdf/*.urdf', 'core/solvers/*.c']},
+    package_data={package_name: ['urdf/*.urdf', 'core/solvers/*.c', 'core/solvers/*.h']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),

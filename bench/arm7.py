@@ -3,9 +3,9 @@
 Prints the first build time (into an empty cache directory), the load time on a cache hit, and
 per control step the feedback time (the solve once the state is known) and the whole step
 (the preparation after the plant step, as the node does, plus the feedback), with
-``solver.advanced_step`` on (the prepare solves the QP for the predicted state: least latency)
-and off (it only linearizes: least work per step). Target of the speed issue: p99 of the whole
-step <= 2 ms. Not a test: it prints.
+``solver.kernel.advanced_step`` on (the prepare solves the QP for the predicted state: least
+latency) and off (it only linearizes: least work per step). Target of the speed issue: p99
+of the whole step <= 2 ms. Not a test: it prints.
 
     python bench/arm7.py [--steps 500] [--cache DIR]
 """
@@ -25,8 +25,8 @@ CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'urdf_arm.yaml'
 
 def controller(cache, advanced_step=True):
     cfg = load(CONFIG).model_dump()
-    cfg['solver'].update(name='sqp_rti', compiled=True, cache_dir=cache, time_limit=1.0,
-                         advanced_step=advanced_step)
+    cfg['solver'].update(name='sqp_rti', compiled=True, time_limit=1.0)
+    cfg['solver']['kernel'].update(cache_dir=cache, advanced_step=advanced_step)
     started = time.perf_counter()
     ctrl = MPCController(cfg, progress=lambda msg: print('  [build] ' + msg, flush=True))
     return ctrl, time.perf_counter() - started

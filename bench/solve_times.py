@@ -75,7 +75,6 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None, mismat
     model = controller.model
     plant = rk4_step(model, controller.cfg.dt, prob.substeps)
     p, gain = plant_of(problem, controller, mismatch)
-    kernel = controller.solver.kernel
     x = prob.x0.copy()
     solve, step, prep, iters, failures = [], [], [], [], 0
     qp_fb, qp_prep, xs, us = [], [], [], []
@@ -86,16 +85,16 @@ def closed_loop(problem, solver, compiled, prepare, steps, progress=None, mismat
         solve.append(result.solve_time)
         iters.append(result.iterations)
         failures += not result.success
-        if kernel is not None:
-            qp_fb.append(kernel.out[controller.ocp.nw + 5])
+        if 'qp_iter' in result.stats:
+            qp_fb.append(result.stats['qp_iter'])
         xs.append(x)
         us.append(u)
         x = np.asarray(plant(x, u * gain, p), float).ravel()
         if prepare:
             t0 = time.perf_counter()
-            controller.solver.prepare()
+            figures = controller.solver.prepare()
             prep.append(time.perf_counter() - t0)
-            qp_prep.append(kernel.prep_stats()['prep_qp_iter'])
+            qp_prep.append(figures['prep_qp_iter'] if figures else 0)
     ms = {name: 1e3 * np.asarray(v) for name, v in
           (('solve', solve), ('step', step), ('prep', prep or [0.0]))}
     qp_fb = qp_fb[1:] or [0.0]   # the cold first step apart
@@ -206,13 +205,14 @@ def table(problem, rows, peers):
     ac = peers.get('acados-rti')
     dm_ms = dm['median_ms'] if isinstance(dm, dict) else None
     ac_ms = ac['median_ms'] if isinstance(ac, dict) else None
+    ac_tot = ac.get('own_median_ms') if isinstance(ac, dict) else None   # acados' own timer
     head = ('%-24s %9s %9s %9s %9s %8s %10s %11s %6s %7s %7s' % (
         'backend', 'solve ms', 'p99 ms', 'step ms', 'p99 ms', 'prep ms', 'final err',
         'loop cost', 'iters', 'qp it', 'prep it'))
     if 'do-mpc' in peers:
         head += ' %9s' % '/do-mpc'
     if 'acados-rti' in peers:
-        head += ' %9s' % '/acados'
+        head += ' %9s %9s' % ('/acados', '/ac tot')
     lines = ['%s (N = %d, %d closed-loop steps)' % (
         problem, problems.get(problem).N, _steps(rows)), head,
         '-' * len(head)]
@@ -228,8 +228,9 @@ def table(problem, rows, peers):
         if 'do-mpc' in peers:
             line += ' %9s' % _ratio(r['step_median'], dm_ms if same else None)
         if 'acados-rti' in peers:
-            line += ' %9s' % _ratio(r['solve_median'] + r['prep_median'],
-                                    ac_ms if same else None)
+            ours_ms = r['solve_median'] + r['prep_median']
+            line += ' %9s %9s' % (_ratio(ours_ms, ac_ms if same else None),
+                                  _ratio(ours_ms, ac_tot if same else None))
         if r['failures']:
             line += '  (%d failed steps)' % r['failures']
         lines.append(line)
@@ -239,6 +240,9 @@ def table(problem, rows, peers):
                 tool, res['median_ms'], res['p99_ms'], '-', '-', '-', res['final_error'],
                 res['cost'], '-', '-', '-')
             lines.append(line)
+            if 'time_tot_median_ms' in res:
+                lines.append('%-24s %9.4f %9.4f' % (
+                    tool + ' time_tot', res['time_tot_median_ms'], res['time_tot_p99_ms']))
         else:
             lines.append('%-24s skipped: %s' % (tool, res))
     return '\n'.join(lines)

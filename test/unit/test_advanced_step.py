@@ -31,15 +31,14 @@ SAME_ATOL = 1e-8      # closed loops of plain and prepared RTI
 BOUND_ATOL = 1e-8
 
 
-def controller(cfg, **solver):
-    cfg = dict(cfg, solver=dict({'name': 'sqp_rti', 'compiled': True, 'max_iter': 200,
-                                 'tol': 1e-8, 'time_limit': 10.0}, **solver))
+def controller(cfg, **kernel):
+    cfg = dict(cfg, solver={'name': 'sqp_rti', 'compiled': True, 'max_iter': 200,
+                            'tol': 1e-8, 'time_limit': 10.0, 'kernel': kernel})
     return MPCController(cfg)
 
 
 def tighten(ctrl, qp_tol):
-    s = ctrl.solver
-    s.kernel.settings(s.max_iter, s.tol, s.tol, s.time_limit, rti=1, shift=0, qp_tol=qp_tol)
+    ctrl.update({'solver.kernel.qp_tol': qp_tol})
 
 
 def plant_of(problem, ctrl, plant):
@@ -65,17 +64,15 @@ def closed_loop(problem, prepare, plant='model', qp_tol=None):
     rng = np.random.default_rng(3)
     x = np.zeros(ctrl.model.nx)
     xs, results, stats = [], [], []
-    kernel, nw = ctrl.solver.kernel, ctrl.ocp.nw
     for _ in range(steps):
         result = ctrl.step(x + noise * rng.standard_normal(x.size))
         assert result.success, result.message
-        stats.append(dict(kernel.prep_stats(), qp_iter=int(kernel.out[nw + 5])))
+        stats.append(dict(result.stats))
         results.append(result)
         x = np.asarray(step(x, result.u0 * gain, p), float).ravel()
         xs.append(x)
         if prepare:
-            ctrl.solver.prepare()
-            stats[-1]['next_prep_qp_iter'] = kernel.prep_stats()['prep_qp_iter']
+            stats[-1]['next_prep_qp_iter'] = ctrl.solver.prepare()['prep_qp_iter']
     return np.array(xs), results, stats, ctrl
 
 
@@ -153,7 +150,7 @@ def lockstep(changes, steps=6):
     x = x + np.array([0.01, -0.02, 0.03])    # not the predicted state either
     a, b = plain.step(x), prepared.step(x)
     assert a.success and b.success, (a.message, b.message)
-    return a, b, prepared.solver.kernel.prep_stats()['path']
+    return a, b, b.stats['path']
 
 
 def test_a_bound_change_between_prepare_and_solve_is_honoured():
@@ -194,20 +191,20 @@ def test_unchanged_bounds_and_parameters_keep_the_advanced_step():
 
 
 def test_advanced_step_off_prepares_only_the_linearization_and_can_be_switched_live():
-    """solver.advanced_step false: prepare linearizes, the feedback solves the QP (the same
-    solution); a parameter update switches it either way without a rebuild."""
-    from casadi_mpc.core.solvers import Builds
+    """solver.kernel.advanced_step false: prepare linearizes, the feedback solves the QP (the
+    same solution); a parameter update switches it either way without a rebuild."""
+    from casadi_mpc.core.solvers import builds
     on, off = controller(UNICYCLE), controller(UNICYCLE, advanced_step=False)
     step = rk4_step(on.model, on.cfg.dt)
     x = np.zeros(3)
-    builds = Builds.count
+    before = builds()
     for k in range(12):
         if k == 8:
-            off.update({'solver.advanced_step': True})
-            on.update({'solver.advanced_step': False})
+            off.update({'solver.kernel.advanced_step': True})
+            on.update({'solver.kernel.advanced_step': False})
         a, b = on.step(x), off.step(x)
         np.testing.assert_allclose(b.u_pred, a.u_pred, rtol=0, atol=SAME_ATOL)
-        paths = [c.solver.kernel.prep_stats()['path'] for c in (on, off)]
+        paths = [r.stats['path'] for r in (a, b)]
         if 0 < k < 8:
             assert paths == ['prepared', 'solve']
         elif k > 8:
@@ -215,4 +212,4 @@ def test_advanced_step_off_prepares_only_the_linearization_and_can_be_switched_l
         x = np.asarray(step(x, a.u0, on.tuning.model_p), float).ravel()
         on.solver.prepare()
         off.solver.prepare()
-    assert Builds.count == builds
+    assert builds() == before

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from casadi_mpc.core.controller import MPCController
-from casadi_mpc.core.solvers import Builds
+from casadi_mpc.core.solvers import builds
 
 from .problems import config, solver
 
@@ -54,11 +54,11 @@ def test_terminal_constraint_is_switched_by_bounds_only():
     controller = MPCController(config(solver=solver('ipopt'), horizon=15,
                                       goal=[1.2, 0.0, 0.0]))
     free = controller.step(X0)
-    before = Builds.count
+    before = builds()
     controller.update({'terminal_constraint': True})
     controller.solver.reset()
     fixed = controller.step(X0)
-    assert Builds.count == before
+    assert builds() == before
     assert fixed.success
     np.testing.assert_allclose(fixed.x_pred[-1], [1.2, 0.0, 0.0], atol=1e-6)
     assert np.linalg.norm(free.x_pred[-1] - [1.2, 0, 0]) > 1e-2
@@ -66,7 +66,7 @@ def test_terminal_constraint_is_switched_by_bounds_only():
 
 def test_weights_goals_and_bounds_change_without_rebuild():
     controller, first = solve_once('sqp')
-    before = Builds.count
+    before, solver = builds(), controller.solver
     controller.update({'costs.effort.weight': [5.0, 5.0]})
     heavier = controller.step(X0)
     controller.update({'bounds.u_max': [0.2, 2.0]})
@@ -76,7 +76,7 @@ def test_weights_goals_and_bounds_change_without_rebuild():
     controller.update({'costs.effort.enabled': False})
     np.testing.assert_allclose(controller.goal, [-1.0, 0.0, 0.0])   # tuning keeps the goal
     free = controller.step(X0)
-    assert Builds.count == before
+    assert builds() == before and controller.solver is solver
     assert heavier.cost_terms['energy'] != pytest.approx(first.cost_terms['energy'])
     assert np.sum(heavier.u_pred ** 2) < np.sum(first.u_pred ** 2)
     assert bounded.u_pred[:, 0].max() <= 0.2 + 1e-6
@@ -142,3 +142,38 @@ def test_each_step_solves_the_current_problem_after_every_kind_of_change():
     np.testing.assert_array_equal(check()[ocp.blocks['ref'].slice], ref.ravel())
     controller.applied([0.2, -0.1])
     np.testing.assert_array_equal(check()[ocp.blocks['u_prev'].slice], [0.2, -0.1])
+
+
+def test_backends_are_registered_classes_with_their_own_options():
+    from casadi_mpc.core.config import SolverConfig
+    from casadi_mpc.core.solvers import BACKENDS, COMPILABLE, REGISTRY, select
+    assert set(BACKENDS) == {'ipopt', 'fatrop', 'sqp', 'sqp_rti'}
+    assert set(COMPILABLE) == {'sqp', 'sqp_rti'}
+    assert select('sqp_rti', compiled=True) is REGISTRY['kernel']
+    assert select('ipopt') is REGISTRY['ipopt']
+    with pytest.raises(ValueError, match='compiled mode is available for sqp, sqp_rti'):
+        select('ipopt', compiled=True)
+    defaults = SolverConfig()
+    for name, cls in REGISTRY.items():   # each backend's options are solver.<name>.*
+        assert isinstance(getattr(defaults, name), cls.Options)
+    assert defaults.kernel.advanced_step and defaults.ipopt.mu_init == 1e-3
+
+
+def test_backend_options_are_validated_and_structural_ones_refused_at_run_time():
+    controller, _ = solve_once('ipopt')
+    with pytest.raises(ValueError, match='solver.kernel.qp_tol'):
+        controller.update({'solver.kernel.qp_tol': -1.0})
+    with pytest.raises(ValueError, match='solver.ipopt.mu_init.*read-only'):
+        controller.update({'solver.ipopt.mu_init': 0.1})
+    controller.update({'solver.kernel.advanced_step': False})   # run-time: accepted
+    assert not controller.cfg.solver.kernel.advanced_step
+
+
+def test_keyword_construction_still_builds_a_backend():
+    from casadi_mpc.core.solvers import REGISTRY, Solver
+    controller, reference = solve_once('ipopt')
+    backend = Solver(controller.ocp, 'ipopt', max_iter=100, tol=1e-9, time_limit=10.0)
+    assert type(backend) is REGISTRY['ipopt']
+    result = backend.solve(controller.params(X0), controller.bounds())
+    assert result.success
+    np.testing.assert_allclose(result.u_pred, reference.u_pred, atol=1e-6)

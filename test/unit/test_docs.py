@@ -16,9 +16,9 @@ def test_every_schema_key_has_a_documented_row():
         assert '`%s`' % key in generated
     for row in docs.rows(MPCConfig):
         assert row[4].strip(), 'field %s has no description' % row[0]
-    for key in ('terminal_tolerance', 'solver.max_iter', 'solver.cache_dir', 'twist_stamped',
-                'hold_position', 'publish_joint_trajectory', 'frame_id', 'model.root_link',
-                'model.tip_link', 'model.joint_names'):
+    for key in ('terminal_tolerance', 'solver.max_iter', 'solver.kernel.cache_dir',
+                'twist_stamped', 'hold_position', 'publish_joint_trajectory', 'frame_id',
+                'model.root_link', 'model.tip_link', 'model.joint_names'):
         assert key in keys
 
 

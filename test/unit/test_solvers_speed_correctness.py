@@ -10,7 +10,7 @@ import pytest
 
 from casadi_mpc.core.controller import MPCController
 from casadi_mpc.core.integrators import rk4_step
-from casadi_mpc.core.solvers import Builds, Counter
+from casadi_mpc.core.solvers import builds
 
 from .problems import config, solver, UNICYCLE
 
@@ -115,11 +115,11 @@ def test_compiled_terminal_constraint_matches_ipopt():
 
 def test_cache_hit_does_not_rebuild():
     first = controller(name='sqp_rti', compiled=True)
-    builds = Counter.builds
+    before = builds()
     again = controller(name='sqp_rti', compiled=True)
     # the converged mode and other limits share the library: RTI is a run-time setting
     other = controller(name='sqp', compiled=True, limits={'max_iter': 7, 'tol': 1e-4})
-    assert Counter.builds == builds
+    assert builds() == before
     assert not again.solver.built and not other.solver.built
     x = np.zeros(3)
     np.testing.assert_allclose(first.step(x).u_pred, again.step(x).u_pred, atol=1e-12)
@@ -129,7 +129,7 @@ def test_weight_goal_and_bound_changes_do_not_rebuild():
     ctrl = controller(name='sqp', compiled=True)
     x = np.zeros(3)
     first = ctrl.step(x)
-    builds, constructions = Counter.builds, Builds.count
+    before, solver = builds(), ctrl.solver
     ctrl.update({'costs.effort.weight': [5.0, 5.0]})
     heavier = ctrl.step(x)
     ctrl.update({'bounds.u_max': [0.2, 2.0], 'solver.time_limit': 1.0})
@@ -139,7 +139,7 @@ def test_weight_goal_and_bound_changes_do_not_rebuild():
     reversed_ = ctrl.step(x)
     ctrl.update({'terminal_constraint': True, 'terminal_tolerance': 1e-3})
     terminal = ctrl.step(x)
-    assert (Counter.builds, Builds.count) == (builds, constructions)
+    assert builds() == before and ctrl.solver is solver
     for result in (heavier, bounded, reversed_, terminal):
         assert result.success, result.message
     assert np.sum(heavier.u_pred ** 2) < np.sum(first.u_pred ** 2)

@@ -7,12 +7,12 @@ Every field is a scalar or a flat list of one type, so it maps one-to-one onto R
 from typing import Annotated, Dict, List, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator, \
-    SerializeAsAny, ValidationError, WrapValidator
+from pydantic import BaseModel, ConfigDict, create_model, Field, field_validator, \
+    model_validator, SerializeAsAny, ValidationError, WrapValidator
 
 from .costs import TERMS
 from .models import ModelError, ModelOptions, STRUCTURAL, options_class
-from .solvers import BACKENDS, COMPILABLE
+from .solvers import BACKENDS, backends, COMPILABLE
 
 
 class ConfigError(ValueError):
@@ -66,11 +66,18 @@ class CostConfig(Strict):
         return v
 
 
-class SolverConfig(Strict):
+class SolverSettings(Strict):
+    """What every backend takes; each backend's own options are the section solver.<backend>."""
+
     name: Literal[BACKENDS] = Field('ipopt', description='backend: ipopt (interior point), '
                                     'fatrop (structured interior point), sqp (Gauss-Newton SQP '
                                     'to convergence), sqp_rti (one SQP step per control step)',
                                     json_schema_extra=STRUCTURAL)
+    compiled: bool = Field(False, description='%s: generate C for the stage functions and link '
+                           'it with the structured SQP (HPIPM QPs), built once with the system '
+                           'compiler and cached by structure; with sqp_rti the node prepares '
+                           'the next QP after each command' % ', '.join(COMPILABLE),
+                           json_schema_extra=STRUCTURAL)
     max_iter: int = Field(100, ge=1, le=10000, description='iteration limit per solve',
                           json_schema_extra=STRUCTURAL)
     tol: float = Field(1e-6, gt=0, le=1, description='convergence tolerance',
@@ -79,17 +86,13 @@ class SolverConfig(Strict):
                               'solve that takes longer counts as failed and is not applied '
                               '(sqp and ipopt stop iterating at the limit, the compiled solver '
                               'checks it per iteration); a failed solve is no warm start')
-    compiled: bool = Field(False, description='sqp, sqp_rti: generate C for the stage '
-                           'functions and link it with the structured SQP, built once with the '
-                           'system compiler and cached by structure; with sqp_rti the node '
-                           'prepares the next QP after each command',
-                           json_schema_extra=STRUCTURAL)
-    cache_dir: str = Field('', description='compiled solver cache (default ~/.cache/casadi_mpc)',
-                           json_schema_extra=STRUCTURAL)
-    advanced_step: bool = Field(True, description='compiled sqp_rti: after each command, solve '
-                                'the next QP for the predicted state so the next step only '
-                                'corrects it (least latency); false: only linearize then (one '
-                                'factorization less per step, most throughput)')
+
+
+# solver.<backend>: the options each registered backend declares
+SolverConfig = create_model(
+    'SolverConfig', __base__=SolverSettings,
+    **{b.name: (b.Options, Field(default_factory=b.Options, description=b.description))
+       for b in backends()})
 
 
 class BoundsConfig(Strict):

@@ -13,7 +13,7 @@ from .integrators import rk4_step
 from .costs import make_term
 from .models import ModelError, build
 from .ocp import OCP
-from .solvers import Solver
+from .solvers import make_solver
 
 
 def structural_fields(model_cls=MPCConfig, prefix=''):
@@ -148,9 +148,7 @@ class MPCController:
             raise ConfigError('costs: %s' % err) from None
         self.tuning = resolve(c, self.model, self.terms)
         self._goal_given = bool(c.goal)
-        self.solver = Solver(self.ocp, c.solver.name, c.solver.max_iter, c.solver.tol,
-                             c.solver.time_limit, c.solver.compiled, c.solver.cache_dir, progress,
-                             c.solver.advanced_step)
+        self.solver = make_solver(self.ocp, c.solver, progress)
         self.u_last = np.zeros(self.model.nu)
         self.reference = None
         self._coast = None        # (state given, state predicted) while safe commands go out
@@ -172,9 +170,7 @@ class MPCController:
             tuning.goal = self.tuning.goal   # a goal set at run time outlives tuning changes
         self.cfg, self.tuning = new, tuning
         self._packed = None
-        self.solver.time_limit = new.solver.time_limit
-        if new.solver.advanced_step != self.solver.advanced_step:
-            self.solver.advanced_step = new.solver.advanced_step
+        self.solver.configure(new.solver)
         self._goal_given = self._goal_given or bool(new.goal)
 
     def set_goal(self, goal):

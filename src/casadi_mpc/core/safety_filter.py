@@ -230,7 +230,7 @@ class SafetyFilter:
         for key in ('horizon', 'dt', 'substeps'):
             target.pop(key)
         target['solver'] = {'time_limit': new.solver.time_limit,
-                            'advanced_step': new.solver.advanced_step}
+                            'kernel': new.solver.kernel.model_dump()}
         target['obstacles'].pop('max_count', None)
         old, self.cfg = self.cfg, new
         try:

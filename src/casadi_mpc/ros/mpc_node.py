@@ -36,7 +36,7 @@ from ..core.config import ConfigError, MPCConfig, parse, with_changes
 from ..core.controller import MPCController
 from ..core.health import Health
 from ..core.loop import LoopPolicy
-from ..core.solvers import Builds
+from ..core.solvers import builds
 from ..core.supervisor import EnergyMeter, Mode, ModeLog, Supervisor
 
 LOG_EVERY = 2.0   # [s] throttle for repeated warnings
@@ -443,7 +443,7 @@ class MpcNode(LifecycleNode):
                   'goal_reached': bool(goal_error < self.cfg.goal_tolerance),
                   'energy_used': self.energy.total, 'energy_unit': self.energy.unit,
                   'model': self.model.name, 'solver': self.cfg.solver.name,
-                  'solver_builds': Builds.count, 'last_rejection': self.sup.last_rejection}
+                  'solver_builds': builds(), 'last_rejection': self.sup.last_rejection}
         extra = dict(latest, step_time_ms=elapsed * 1e3, clock_rate=self.loop.clock.rate,
                      state_age=-1.0 if age is None else float(age),
                      state=diagnostics.numbers(self.x),

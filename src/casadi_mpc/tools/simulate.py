@@ -8,7 +8,7 @@ import numpy as np
 from ..core import closed_loop
 from ..core.config import ConfigError, load, with_changes
 from ..core.controller import MPCController
-from ..core.solvers import COMPILABLE
+from ..core.solvers import BACKENDS, COMPILABLE
 
 
 def parse_args(argv):
@@ -17,8 +17,9 @@ def parse_args(argv):
     ap.add_argument('--goal', type=float, nargs='+', help='goal state (overrides the file)')
     ap.add_argument('--x0', type=float, nargs='+', help='initial state (default: zeros)')
     ap.add_argument('--steps', type=int, default=100, help='control steps (default 100)')
-    ap.add_argument('--solver', help='backend: ipopt, fatrop, sqp, sqp_rti')
-    ap.add_argument('--compiled', action='store_true', help='generated C (sqp, sqp_rti)')
+    ap.add_argument('--solver', choices=BACKENDS, help='backend: %s' % ', '.join(BACKENDS))
+    ap.add_argument('--compiled', action='store_true',
+                    help='generated C (%s)' % ', '.join(COMPILABLE))
     ap.add_argument('--time-limit', type=float, help='solver.time_limit [s] (a solve that '
                     'takes longer counts as failed, as in the node)')
     ap.add_argument('--mismatch', nargs='*', default=[], metavar='NAME=VALUE',

@@ -4,8 +4,10 @@ The cache key is a hash of everything that fixes the generated code (the problem
 the parameter layout, the kernel source, the CasADi version and the compiler flags), so changing
 weights, goals, bounds or iteration limits (all parameters or run-time arguments) always hits
 the cache. A hit loads the shared library and builds nothing.
+
+The QPs go to HPIPM, which the casadi wheel ships (libhpipm, libblasfeo and their headers): the
+include and library paths come from the installed casadi package.
 """
-import ctypes
 import logging
 import os
 import shutil
@@ -14,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import casadi
 
 log = logging.getLogger(__name__)
 COMPILER = os.environ.get('CC', 'gcc')
@@ -25,8 +27,6 @@ FLAGS = ['-fPIC', '-fno-math-errno']
 SMALL_SOURCE = 500_000
 LARGE_SOURCE = 2_000_000
 HEARTBEAT = 10.0   # [s] between progress messages while the compiler runs
-# how an RTI feedback got its QP solution (kernel.c FB_*)
-PATHS = {0: 'solve', 1: 'prepared', 2: 'predictor', 3: 'continued', 4: 'fallback'}
 
 
 def cache_dir(configured=''):
@@ -37,10 +37,19 @@ def cache_dir(configured=''):
     return path
 
 
-class Counter:
-    """Counts builds, so tests can prove that tuning never rebuilds."""
-
-    builds = 0
+def hpipm():
+    """(compile flags, link flags) for HPIPM and BLASFEO from the installed casadi package."""
+    root = Path(casadi.__file__).resolve().parent
+    include = root / 'include'
+    missing = [str(f) for f in (include / 'hpipm_d_ocp_qp_ipm.h', include / 'blasfeo.h')
+               if not f.exists()]
+    missing += [str(root / lib) for lib in ('libhpipm.so', 'libblasfeo.so')
+                if not (root / lib).exists()]
+    if missing:
+        raise RuntimeError('compiled solvers need HPIPM from the casadi wheel; missing: %s'
+                           % ', '.join(missing))
+    return (['-I%s' % include],
+            ['-L%s' % root, '-lhpipm', '-lblasfeo', '-Wl,-rpath,%s' % root, '-lm'])
 
 
 def library_path(key, directory=''):
@@ -51,7 +60,8 @@ def build_library(sources, key, directory='', progress=None):
     """Return (path, built): the cached library for ``key``, compiling it if missing.
 
     ``sources`` is a callable writing the C files into a directory and returning their paths;
-    it is only called on a cache miss.
+    it is only called on a cache miss. The files are compiled with the directory and HPIPM's
+    headers on the include path, and linked against HPIPM.
     """
     say = progress or log.info
     path = library_path(key, directory)
@@ -61,12 +71,13 @@ def build_library(sources, key, directory='', progress=None):
     with tempfile.TemporaryDirectory(prefix='casadi_mpc_build_') as tmp:
         say('generating C (cache key %s)' % key)
         files = sources(Path(tmp))
+        include, link = hpipm()
         jobs = []
         for source in files:
             size = os.path.getsize(source)
             level = ['-O1' if size > LARGE_SOURCE else '-O2' if size > SMALL_SOURCE else '-O3']
             obj = source[:-2] + '.o'
-            cmd = [COMPILER, *FLAGS, *level, '-c', source, '-o', obj]
+            cmd = [COMPILER, *FLAGS, *level, '-I%s' % tmp, *include, '-c', source, '-o', obj]
             say('compiling %s (%.0f kB)' % (os.path.basename(source), size / 1024))
             with open(obj + '.log', 'w') as messages:   # a file: a full pipe would block
                 try:
@@ -79,12 +90,11 @@ def build_library(sources, key, directory='', progress=None):
                 jobs.append((proc, obj, source))
         _wait(jobs, say, started)
         built = os.path.join(tmp, 'out.so')
-        subprocess.run([COMPILER, '-shared', *[obj for _, obj, _ in jobs], '-o', built, '-lm'],
+        subprocess.run([COMPILER, '-shared', *[obj for _, obj, _ in jobs], '-o', built, *link],
                        check=True, capture_output=True, text=True)
         partial = path.with_suffix('.so.%d' % os.getpid())
         shutil.copyfile(built, partial)
         os.replace(partial, path)   # atomic: concurrent builders never load a half file
-    Counter.builds += 1
     say('built %s in %.1f s' % (path.name, time.monotonic() - started))
     return path, True
 
@@ -109,89 +119,3 @@ def _wait(jobs, say, started):
             last = time.monotonic()
             say('still compiling %s (%.0f s)' % (
                 ', '.join(os.path.basename(s) for _, _, s in pending), last - started))
-
-
-class Kernel:
-    """ctypes binding of one compiled kernel library; one workspace per instance."""
-
-    def __init__(self, path, nw, np_, nt):
-        lib = ctypes.CDLL(str(path))
-        vp, dp = ctypes.c_void_p, ctypes.c_void_p
-        lib.cmpc_create.restype = vp
-        lib.cmpc_free.argtypes = [vp]
-        lib.cmpc_dims.argtypes = [vp]
-        lib.cmpc_settings.argtypes = [vp, dp]
-        lib.cmpc_set_guess.argtypes = [vp, dp]
-        lib.cmpc_prepare.argtypes = [vp, dp]
-        lib.cmpc_prep_stats.argtypes = [vp, dp]
-        lib.cmpc_prep_stats.restype = ctypes.c_int
-        lib.cmpc_costs.argtypes = [vp, dp, dp]
-        lib.cmpc_solve.argtypes = [vp, dp, dp, dp, dp, dp, dp]
-        lib.cmpc_solve.restype = ctypes.c_int
-        dims = np.zeros(8, dtype=np.int32)
-        lib.cmpc_dims(dims.ctypes.data)
-        if dims[5] != nw or dims[4] != np_ or dims[6] != nt:
-            raise RuntimeError('compiled kernel %s does not match the problem' % path)
-        self.lib = lib
-        self.ws = lib.cmpc_create()
-        self.out = np.zeros(nw + 7 + nt)
-        self._prep = np.zeros(4)
-        self.nw = nw
-        # inputs are copied into fixed buffers: their addresses are computed once
-        ng = (dims[3] + 2) * dims[0]
-        self.buffers = [np.zeros(n) for n in (np_, nw, nw, ng, ng)]
-        self._args = [self.ws] + [b.ctypes.data for b in self.buffers] + [self.out.ctypes.data]
-        self._costs_args = [self.ws, self.buffers[0].ctypes.data, self.out.ctypes.data]
-        self._solve = lib.cmpc_solve
-        self._costs = lib.cmpc_costs
-        self._free = lib.cmpc_free
-
-    def settings(self, max_iter, tol_pr, tol_du, time_limit, rti, shift, qp_tol=1e-10,
-                 qp_max_iter=50, reg=0.0, verbose=0, exact=1, mu0=1.0, t0=1.0, warm=1,
-                 wfloor=1e-3, advanced=1):
-        v = np.array([max_iter, tol_pr, tol_du, time_limit, rti, shift, qp_tol, qp_max_iter,
-                      reg, verbose, exact, mu0, t0, warm, wfloor, advanced], dtype=float)
-        self.lib.cmpc_settings(self.ws, v.ctypes.data)
-
-    def set_guess(self, w0):
-        w0 = np.ascontiguousarray(w0, dtype=float)
-        self.lib.cmpc_set_guess(self.ws, w0.ctypes.data)
-
-    def prepare(self, p):
-        p = np.ascontiguousarray(p, dtype=float)
-        self.lib.cmpc_prepare(self.ws, p.ctypes.data)
-
-    def prep_stats(self):
-        """Statistics of the last prepare and feedback (RTI): a dict with ``prep_qp_iter``
-        (IP iterations of the QP solved for the predicted state in ``prepare``), ``prep_status``
-        (0 solved, -1 no QP prepared, else the IP's failure code), ``path`` (how the last solve
-        got its QP solution: 'solve' without a prepared QP, 'prepared' when the state was the
-        predicted one, 'predictor' for the correction step alone, 'continued' when IP iterations
-        followed it, 'fallback' for the ordinary warm-started solve) and ``dx0`` (max
-        difference of the state from the predicted one)."""
-        self.lib.cmpc_prep_stats(self.ws, self._prep.ctypes.data)
-        v = self._prep
-        return {'prep_qp_iter': int(v[0]), 'prep_status': int(v[1]),
-                'path': PATHS.get(int(v[2]), 'solve'), 'dx0': float(v[3])}
-
-    def load(self, p, lbw, ubw, lbg, ubg):
-        """Copy the solve's inputs into the kernel's buffers."""
-        for buf, value in zip(self.buffers, (p, lbw, ubw, lbg, ubg)):
-            np.copyto(buf, value)
-
-    def solve(self):
-        """Run the kernel on the loaded inputs; ``self.out`` = w, f, status, iterations, pr,
-        du, QP iterations (of this call only, not of a prepare before it), seconds, cost per
-        term, where f and the cost per term are stale until ``costs()``. Returns the status
-        code."""
-        return self._solve(*self._args)
-
-    def costs(self):
-        """Fill f and the cost per term of ``self.out`` for the last solve's solution and
-        parameters (kept apart from ``solve``: not part of the solver's time)."""
-        self._costs(*self._costs_args)
-
-    def __del__(self):
-        ws, self.ws = getattr(self, 'ws', None), None
-        if ws:
-            self._free(ws)

@@ -1,38 +1,44 @@
 /*
- * Structured SQP kernel, compiled together with the generated problem functions.
+ * Structured SQP kernel, compiled together with the generated problem functions; each QP is
+ * solved by HPIPM through stage_qp.c.
  *
- * The generated header before it defines the dimensions (NX, NU, NV, N, NP, PM0, X0OFF, NT, NHNZ,
- * NGT, EXACT) and the Hessian scatter tables, and declares the CasADi-generated functions
- * cmpc_dyn (x, u, pm -> x+, A, B), cmpc_dyn0 (x, u, pm -> x+), cmpc_dynh (x, u, pm, nu -> x+, A,
- * B, d2(nu' x+)/d(x,u)2; only if EXACT), cmpc_obj (w, p -> f, grad f, Gauss-Newton Hessian
- * nonzeros, terminal constraint value and Jacobian), cmpc_obj0 (w, p -> f, terminal value) and
- * cmpc_terms (w, p -> f, cost per term).
+ * The generated header before it holds the interface structs (interface.py: cmpc_settings_t,
+ * cmpc_stats_t, cmpc_io_t, cmpc_dims_t, status and path codes), the dimensions (NX, NU, NV, N,
+ * NP, PM0, X0OFF, NT, NHNZ, NGT, EXACT), the Hessian scatter tables, and declares the
+ * CasADi-generated functions cmpc_dyn (x, u, pm -> x+, A, B), cmpc_dyn0 (x, u, pm -> x+),
+ * cmpc_dynh (x, u, pm, nu -> x+, A, B, d2(nu' x+)/d(x,u)2; only if EXACT), cmpc_obj (w, p -> f,
+ * grad f, Gauss-Newton Hessian nonzeros, terminal constraint value and Jacobian), cmpc_obj0
+ * (w, p -> f, terminal value) and cmpc_terms (w, p -> f, cost per term).
  *
- * Algorithm: SQP on the multiple-shooting NLP. Each QP is posed in stage form on the augmented
- * state s_k = (x_k, v_k), v_k = u_{k-1} (only when the cost couples neighbouring inputs, NV = NU;
- * else NV = 0), and solved by a primal-dual interior point method (Mehrotra predictor-corrector)
- * whose Newton systems are solved by a Riccati recursion: O(N) in the horizon, dense and tiny per
- * stage. The IP warm starts from the last QP's multipliers when the inequality layout is unchanged
- * (RTI steps, SQP iterations).
+ * Algorithm: SQP on the multiple-shooting NLP. Each QP is posed on the stages (stage_qp.h): the
+ * state of the QP is (x_k, v_k), v_k = u_{k-1} when the cost couples neighbouring inputs (NV =
+ * NU, else NV = 0), the initial value is eliminated, the terminal constraint is general rows of
+ * the last stage. The QPs are hot-started from the last QP's multipliers.
  *
  * Converged mode: the Hessian is the objective's Gauss-Newton Hessian plus, when EXACT, the
- * constraint curvature -nu' F'' (exact Hessian of the Lagrangian for quadratic costs: quadratic
- * instead of linear convergence); an iteration whose exact Hessian is not convex on the
- * constraints' null space (the Riccati recursion meets a non-positive pivot) falls back to
- * Gauss-Newton. l1-merit backtracking line search; stop when the constraint violation and the
- * Lagrangian gradient are below the tolerances. RTI mode: one full Gauss-Newton step from the
+ * constraint curvature -nu' F'' (the exact Hessian of the Lagrangian for quadratic costs:
+ * quadratic instead of linear convergence); an iteration whose reduced Hessian is then not
+ * positive definite takes the Gauss-Newton Hessian. l1-merit backtracking line search; stop
+ * when the constraint violation and the Lagrangian gradient are below the tolerances, or at the
+ * iteration or time limit (checked per iteration). RTI mode: one full Gauss-Newton step from the
  * last iterate (no shift, as acados); the linearization can be prepared before the new state is
  * known (cmpc_prepare), so the feedback is the QP solve alone.
  *
  * Advanced step (RTI, prepared): cmpc_prepare also solves the QP for the predicted initial state
- * x0_pred = F(x_0, u_0) of the current iterate and the bounds of the last solve, and factorizes
- * the Newton system at that solution. The feedback then only corrects it for the actual state:
- * nothing when the prepared solution meets the QP's termination test for it as well; else the
- * tangential predictor (one back-substitution with that factorization), IP iterations from
- * there while the residuals are above qp_tol (an active-set change), and the ordinary
- * warm-started solve if those do not converge within AS_MAX_ITER. The result is a solution of
- * the actual QP to qp_tol either way. Bounds or parameters other than x0 changed since the
- * prepare: the ordinary solve, warm started as without the prepared QP.
+ * x0_pred = F(x_0, u_0) of the current iterate and the bounds of the last solve; HPIPM keeps the
+ * factorization at that solution. The feedback corrects it for the actual state (stage_qp.c:
+ * nothing when it still meets the tolerance, else the tangential predictor and, on an
+ * active-set change, interior-point iterations from there), and falls back to the ordinary
+ * hot-started solve when that does not converge. The result solves the actual QP to qp_tol
+ * either way. Bounds or parameters other than x0 changed since the prepare: the ordinary solve.
+ *
+ * Multipliers are kept and returned in CasADi's nlpsol convention for the flat NLP (w, g):
+ * g = [gap_0, x_0 - x0, gap_1, ..., gap_{N-1}, terminal], gap_k = x_{k+1} - F(x_k, u_k).
+ *
+ * The QP layer's general rows per stage take the terminal constraint now; path constraints
+ * h_k(x_k, u_k, p) <= 0 with an L1/L2 slack penalty map onto its soft rows (the first nsoft[k]
+ * rows of stage k: C_k, D_k the Jacobians of h_k at the iterate, ug = -h_k, zu = rho1,
+ * Zu = 2 rho2).
  */
 #include <math.h>
 #include <stdio.h>
@@ -40,71 +46,39 @@
 #include <string.h>
 #include <time.h>
 
+#include "stage_qp.h"
+
 #define NS (NX + NV)
 #define NZ (NS + NU)
 #define NXU (NX + NU)
 #define NW (N * NXU + NX)
-#define NI (2 * NW + 2 * NGT)
+#define NG ((N + 1) * NX + NGT)
+#define INIT NX                               /* offset of x_0 - x0 in g */
+#define TERM ((N + 1) * NX)                   /* offset of the terminal rows in g */
+#define GAP(k) ((k) == 0 ? 0 : ((k) + 1) * NX) /* offset of gap k in g */
 #define BIG 1e19
-/* advanced step: IP iterations after the tangential predictor before the ordinary solve takes
-   over (about what a warm-started solve needs in a transient), and the floor of the
-   slack/multiplier pairs whose active status the predictor changes */
-#define AS_MAX_ITER 8
-#define AS_FLOOR 1e-2
-
-enum { ST_OPTIMAL = 0, ST_MAX_ITER = 1, ST_TIMEOUT = 2, ST_QP_FAIL = 3, ST_NAN = 4,
-       ST_RTI = 5 };
-/* how the last feedback got its QP solution (cmpc_prep_stats) */
-enum { FB_SOLVE = 0, FB_PREPARED = 1, FB_PREDICTOR = 2, FB_CONTINUED = 3, FB_FALLBACK = 4 };
-
-/* a solved QP's inequality layout and multipliers, to warm start the next one */
-typedef struct {
-    int ok, n, stage[NI], comp[NI];
-    double sg[NI], lam[NI];
-} warm_t;
 
 typedef struct {
-    /* iterate, multipliers (nu: initial condition, then one block per gap) */
+    cmpc_settings_t set;
+    cmpc_qp_opts_t qo;
+    cmpc_qp_t *qp;
+    /* iterate, its multipliers, the last QP's step and multipliers */
     double w[NW], wt[NW], dw[NW];
-    double nu[(N + 1) * NX], zl[NW], zu[NW], tl[NGT + 1], tu[NGT + 1];
+    double lam_g[NG], lam_x[NW], qlam_g[NG], qlam_x[NW];
     double p[NP], p_prep[NP];
-    int prepared;
-    /* function values and derivatives at w */
+    int prepared, exact, curv;
+    /* function values and derivatives at w (A, B live in the QP) */
     double f, grad[NW], hnz[NHNZ + 1], e[NGT + 1], De[NGT * NX + 1];
-    double xn[N * NX], A[N * NX * NX], B[N * NX * NU];
+    double xn[N * NX];
     double Hl[EXACT ? N * NXU * NXU : 1];   /* curvature of nu' F per stage over (x, u) */
-    /* stage QP: Hessian blocks over z = (x, v, u), gradients, dynamics offsets */
-    double H[(N + 1) * NZ * NZ], g[(N + 1) * NZ], bb[N * NS], s0[NS];
-    /* inequalities: stage, component (or terminal row), sign, right-hand side */
-    int ni, nb, istage[NI], icomp[NI], igen[NI], iz[NI], ih2[NI];
-    double isg[NI], ih[NI];
-    /* warm start of the next QP; the feedback's own while a prepared QP has replaced it */
-    warm_t pw, pw_fb;
-    int pw_saved;
-    /* interior point state and directions */
-    double z[(N + 1) * NZ], dz[(N + 1) * NZ], y[(N + 1) * NS], dy[(N + 1) * NS];
-    double t[NI], lam[NI], dt[NI], dlam[NI], rc[NI], rs[NI];
-    double rz[(N + 1) * NZ], re[(N + 1) * NS];
-    /* Riccati factors */
-    double Hh[(N + 1) * NZ * NZ], P[(N + 1) * NS * NS], L[N * NU * NU], K[N * NU * NS];
-    double Hus[N * NU * NS], pv[(N + 1) * NS], kff[N * NU];
-    double FA[NS * NS], FB[NS * NU], fv[NS], hu[NU];
-    double qq[(N + 1) * NZ], bneg[N * NS + 1], s0n[NS + 1];
-    double nuq[(N + 1) * NX], zlq[NW], zuq[NW], tlq[NGT + 1], tuq[NGT + 1];
-    /* bounds of the last solve (lbw, ubw, terminal lbt, ubt), for the advanced step */
+    /* bounds the QP was built with (lbw, ubw, terminal lbt, ubt) */
     int bounds_ok;
     double blbw[NW], bubw[NW], blbt[NGT + 1], bubt[NGT + 1];
-    /* advanced step: the prepared QP is solved for the initial state x0_pred and its Newton
-       system factorized at the solution (z, y, t, lam, residuals and Riccati factors) */
-    int as_ready, prep_qp_iter, prep_rc, fb_path;
-    double x0_pred[NX], dx0[NX], as_rest;   /* as_rest: largest residual but re's first NS */
-    /* settings */
-    int max_iter, shift, rti, qp_max_iter, verbose, exact, curv, strict, advanced;
-    double tol_pr, tol_du, time_limit, qp_tol, reg, mu0, t0, wfloor;
-    int warm;
-    /* statistics of the last solve */
-    int qp_iter, qp_iter_total;
-    double pr, du;
+    /* advanced step: the prepared QP is solved for x0_pred */
+    int as_ready;
+    double x0_pred[NX];
+    /* statistics of the current solve and of the last prepare */
+    cmpc_stats_t st;
     /* CasADi work */
     const double *arg[CA_ARG + 1];
     double *res[CA_RES + 1];
@@ -118,51 +92,6 @@ static double now(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static double amax(const double *a, int n) {
-    double m = 0.0;
-    for (int i = 0; i < n; ++i) {
-        double v = fabs(a[i]);
-        if (!(v <= m)) m = v;   /* NaN propagates */
-    }
-    return m;
-}
-
-/* ------------------------------------------------------------------ small dense algebra */
-/* column-major: a[i + j * lda] */
-
-static int chol(double *a, int n) {
-    for (int j = 0; j < n; ++j) {
-        double d = a[j + j * n];
-        for (int k = 0; k < j; ++k) d -= a[j + k * n] * a[j + k * n];
-        if (!(d > 0.0)) return 1;
-        d = sqrt(d);
-        a[j + j * n] = d;
-        for (int i = j + 1; i < n; ++i) {
-            double s = a[i + j * n];
-            for (int k = 0; k < j; ++k) s -= a[i + k * n] * a[j + k * n];
-            a[i + j * n] = s / d;
-        }
-    }
-    return 0;
-}
-
-/* solve (L L') x = b in place, L lower n x n, b n x m */
-static void chol_solve(const double *l, int n, double *b, int m) {
-    for (int c = 0; c < m; ++c) {
-        double *x = b + c * n;
-        for (int i = 0; i < n; ++i) {
-            double s = x[i];
-            for (int k = 0; k < i; ++k) s -= l[i + k * n] * x[k];
-            x[i] = s / l[i + i * n];
-        }
-        for (int i = n - 1; i >= 0; --i) {
-            double s = x[i];
-            for (int k = i + 1; k < n; ++k) s -= l[k + i * n] * x[k];
-            x[i] = s / l[i + i * n];
-        }
-    }
-}
-
 /* ------------------------------------------------------------------ CasADi calls */
 
 static void eval_dyn(ws_t *s, int k, int with_jac, double *xn) {
@@ -173,17 +102,17 @@ static void eval_dyn(ws_t *s, int k, int with_jac, double *xn) {
     s->res[0] = xn;
 #if EXACT
     if (with_jac == 2) {
-        s->arg[3] = s->nu + (k + 1) * NX;
-        s->res[1] = s->A + k * NX * NX;
-        s->res[2] = s->B + k * NX * NU;
+        s->arg[3] = s->lam_g + GAP(k);
+        s->res[1] = s->qp->A[k];
+        s->res[2] = s->qp->B[k];
         s->res[3] = s->Hl + k * NXU * NXU;
         cmpc_dynh(s->arg, s->res, s->iw, s->cw, 0);
         return;
     }
 #endif
     if (with_jac) {
-        s->res[1] = s->A + k * NX * NX;
-        s->res[2] = s->B + k * NX * NU;
+        s->res[1] = s->qp->A[k];
+        s->res[2] = s->qp->B[k];
         cmpc_dyn(s->arg, s->res, s->iw, s->cw, 0);
     } else {
         cmpc_dyn0(s->arg, s->res, s->iw, s->cw, 0);
@@ -203,28 +132,29 @@ static void evaluate(ws_t *s) {
     cmpc_obj(s->arg, s->res, s->iw, s->cw, 0);
 }
 
-/* ------------------------------------------------------------------ QP assembly */
+/* ------------------------------------------------------------------ QP data */
 
+/* the initial value step: the only QP data that depends on the new state */
+static void build_s0(ws_t *s, const double *x0) {
+    for (int i = 0; i < NX; ++i) s->qp->s0[i] = x0[i] - s->w[i];
+    for (int i = NX; i < NS; ++i) s->qp->s0[i] = 0.0;
+}
+
+/* the QP at s->w: Hessian (Gauss-Newton, plus the constraint curvature if s->curv), gradient,
+   dynamics offsets, bounds as steps, terminal rows; the initial value from s->p */
 static void build_qp(ws_t *s) {
-    memset(s->H, 0, sizeof(s->H));
-    memset(s->g, 0, sizeof(s->g));
+    cmpc_qp_t *qp = s->qp;
+    for (int k = 0; k <= N; ++k) memset(qp->H[k], 0, sizeof(double) * NZ * NZ);
     for (int i = 0; i < NHNZ; ++i) {
-        s->H[HDST[i]] = s->hnz[i];
-        if (HDST2[i] >= 0) s->H[HDST2[i]] = s->hnz[i];
-    }
-    for (int k = 0; k <= N; ++k) {
-        double *gk = s->g + k * NZ;
-        const double *gr = s->grad + k * NXU;
-        for (int i = 0; i < NX; ++i) gk[i] = gr[i];
-        if (k < N)
-            for (int i = 0; i < NU; ++i) gk[NS + i] = gr[NX + i];
+        qp->H[HDST[i] / (NZ * NZ)][HDST[i] % (NZ * NZ)] = s->hnz[i];
+        if (HDST2[i] >= 0) qp->H[HDST2[i] / (NZ * NZ)][HDST2[i] % (NZ * NZ)] = s->hnz[i];
     }
 #if EXACT
     /* Hessian of the Lagrangian: the gap constraints x+ - F(x, u) add -nu' F'' */
     if (s->curv)
         for (int k = 0; k < N; ++k) {
             const double *hl = s->Hl + k * NXU * NXU;
-            double *Hk = s->H + k * NZ * NZ;
+            double *Hk = qp->H[k];
             for (int j = 0; j < NXU; ++j) {
                 int cj = j < NX ? j : NS + j - NX;
                 for (int i = 0; i < NXU; ++i) {
@@ -234,473 +164,51 @@ static void build_qp(ws_t *s) {
             }
         }
 #endif
-    for (int k = 0; k < N; ++k) {
-        double *b = s->bb + k * NS;
-        const double *xnext = s->w + (k + 1) * NXU;
-        for (int i = 0; i < NX; ++i) b[i] = s->xn[k * NX + i] - xnext[i];
-        for (int i = NX; i < NS; ++i) b[i] = 0.0;
-    }
-}
-
-/* s0 depends on the new initial state only: the feedback part */
-static void build_s0(ws_t *s) {
-    for (int i = 0; i < NX; ++i) s->s0[i] = s->p[X0OFF + i] - s->w[i];
-    for (int i = NX; i < NS; ++i) s->s0[i] = 0.0;
-}
-
-static void add_ineq(ws_t *s, int stage, int comp, int gen, double sg, double h) {
-    int i = s->ni++;
-    s->istage[i] = stage;
-    s->icomp[i] = comp;
-    s->igen[i] = gen;
-    s->iz[i] = stage * NZ + comp;                      /* boxes: entry of z */
-    s->ih2[i] = stage * NZ * NZ + comp * (NZ + 1);     /* boxes: diagonal entry of H */
-    if (!gen) s->nb = s->ni;
-    s->isg[i] = sg;
-    s->ih[i] = h;
-}
-
-static void build_ineq(ws_t *s, const double *lbw, const double *ubw, const double *lbt,
-                       const double *ubt) {
-    s->ni = 0;
-    s->nb = 0;
-    for (int k = 1; k <= N; ++k)
-        for (int i = 0; i < NX; ++i) {
-            int j = k * NXU + i;
-            if (lbw[j] > -BIG) add_ineq(s, k, i, 0, 1.0, lbw[j] - s->w[j]);
-            if (ubw[j] < BIG) add_ineq(s, k, i, 0, -1.0, s->w[j] - ubw[j]);
-        }
-    for (int k = 0; k < N; ++k)
-        for (int i = 0; i < NU; ++i) {
-            int j = k * NXU + NX + i;
-            if (lbw[j] > -BIG) add_ineq(s, k, NS + i, 0, 1.0, lbw[j] - s->w[j]);
-            if (ubw[j] < BIG) add_ineq(s, k, NS + i, 0, -1.0, s->w[j] - ubw[j]);
-        }
-    for (int r = 0; r < NGT; ++r) {
-        if (lbt[r] > -BIG) add_ineq(s, N, r, 1, 1.0, lbt[r] - s->e[r]);
-        if (ubt[r] < BIG) add_ineq(s, N, r, 1, -1.0, s->e[r] - ubt[r]);
-    }
-}
-
-/* G z for inequality i (without sign), and adding v * G_i' to a stage vector */
-static double ineq_row(const ws_t *s, int i, const double *z) {
-    const double *zk = z + s->istage[i] * NZ;
-    if (!s->igen[i]) return zk[s->icomp[i]];
-    double v = 0.0;
-    for (int c = 0; c < NX; ++c) v += s->De[s->icomp[i] + c * NGT] * zk[c];
-    return v;
-}
-
-static void ineq_add_t(const ws_t *s, int i, double v, double *vec) {
-    double *vk = vec + s->istage[i] * NZ;
-    if (!s->igen[i]) {
-        vk[s->icomp[i]] += v;
-        return;
-    }
-    for (int c = 0; c < NX; ++c) vk[c] += v * s->De[s->icomp[i] + c * NGT];
-}
-
-/* ------------------------------------------------------------------ Riccati recursion */
-/* stage dynamics: s+ = Ab s + Bb u + b with Ab = [A 0; 0 0], Bb = [B; I] */
-
-static void mul_FA(const double *F, const double *A, double *FA) {
-    /* FA = F * Ab, F: NS x NS */
-    memset(FA, 0, sizeof(double) * NS * NS);
-    for (int j = 0; j < NX; ++j)
-        for (int k = 0; k < NX; ++k) {
-            double a = A[k + j * NX];
-            if (a == 0.0) continue;
-            for (int i = 0; i < NS; ++i) FA[i + j * NS] += F[i + k * NS] * a;
-        }
-}
-
-static void mul_FB(const double *F, const double *B, double *FB) {
-    /* FB = F * Bb */
-    for (int j = 0; j < NU; ++j)
-        for (int i = 0; i < NS; ++i) {
-            double v = 0.0;
-            for (int k = 0; k < NX; ++k) v += F[i + k * NS] * B[k + j * NX];
-            if (NV) v += F[i + (NX + j) * NS];
-            FB[i + j * NS] = v;
-        }
-}
-
-/* y = Ab' x, x of size NS */
-static void mul_Abt(const double *A, const double *x, double *y) {
-    for (int j = 0; j < NX; ++j) {
-        double v = 0.0;
-        for (int k = 0; k < NX; ++k) v += A[k + j * NX] * x[k];
-        y[j] = v;
-    }
-    for (int j = NX; j < NS; ++j) y[j] = 0.0;
-}
-
-/* y = Bb' x */
-static void mul_Bbt(const double *B, const double *x, double *y) {
-    for (int j = 0; j < NU; ++j) {
-        double v = 0.0;
-        for (int k = 0; k < NX; ++k) v += B[k + j * NX] * x[k];
-        if (NV) v += x[NX + j];
-        y[j] = v;
-    }
-}
-
-/* y = Ab x + Bb u + b */
-static void dyn_apply(const double *A, const double *B, const double *x, const double *u,
-                      const double *b, double *y) {
-    for (int i = 0; i < NX; ++i) {
-        double v = b[i];
-        for (int k = 0; k < NX; ++k) v += A[i + k * NX] * x[k];
-        for (int k = 0; k < NU; ++k) v += B[i + k * NX] * u[k];
-        y[i] = v;
-    }
-    for (int i = 0; i < NV; ++i) y[NX + i] = b[NX + i] + u[i];
-}
-
-static int riccati_factor(ws_t *s) {
-    double *PN = s->P + N * NS * NS;
-    const double *HN = s->Hh + N * NZ * NZ;
-    for (int j = 0; j < NS; ++j)
-        for (int i = 0; i < NS; ++i) PN[i + j * NS] = HN[i + j * NZ];
-    for (int k = N - 1; k >= 0; --k) {
-        const double *F = s->P + (k + 1) * NS * NS;
-        const double *A = s->A + k * NX * NX, *B = s->B + k * NX * NU;
-        const double *Hk = s->Hh + k * NZ * NZ;
-        double *L = s->L + k * NU * NU, *K = s->K + k * NU * NS, *Hus = s->Hus + k * NU * NS;
-        double *Pk = s->P + k * NS * NS;
-        mul_FA(F, A, s->FA);
-        mul_FB(F, B, s->FB);
-        /* Huu = R + Bb' F Bb */
-        for (int j = 0; j < NU; ++j)
-            for (int i = 0; i < NU; ++i) {
-                double v = Hk[(NS + i) + (NS + j) * NZ];
-                for (int q = 0; q < NX; ++q) v += B[q + i * NX] * s->FB[q + j * NS];
-                if (NV) v += s->FB[(NX + i) + j * NS];
-                L[i + j * NU] = v;
-            }
-        /* Hus = S + Bb' F Ab */
-        for (int j = 0; j < NS; ++j)
-            for (int i = 0; i < NU; ++i) {
-                double v = Hk[(NS + i) + j * NZ];
-                for (int q = 0; q < NX; ++q) v += B[q + i * NX] * s->FA[q + j * NS];
-                if (NV) v += s->FA[(NX + i) + j * NS];
-                Hus[i + j * NU] = v;
-            }
-        double reg = 0.0;
-        double Huu[NU * NU];
-        memcpy(Huu, L, sizeof(Huu));
-        while (chol(L, NU)) {
-            if (s->strict) return 1;   /* not convex: the caller falls back to Gauss-Newton */
-            reg = reg > 0.0 ? 100.0 * reg : 1e-10 * (1.0 + amax(Huu, NU * NU));
-            if (reg > 1e10) return 1;
-            memcpy(L, Huu, sizeof(Huu));
-            for (int i = 0; i < NU; ++i) L[i + i * NU] += reg;
-        }
-        /* K = -Huu^-1 Hus */
-        for (int q = 0; q < NU * NS; ++q) K[q] = -Hus[q];
-        chol_solve(L, NU, K, NS);
-        /* P = Q + Ab' F Ab + Hus' K */
-        for (int j = 0; j < NS; ++j)
-            for (int i = 0; i <= j; ++i) {
-                double v = Hk[i + j * NZ];
-                if (i < NX)
-                    for (int q = 0; q < NX; ++q) v += A[q + i * NX] * s->FA[q + j * NS];
-                for (int q = 0; q < NU; ++q) v += Hus[q + i * NU] * K[q + j * NU];
-                Pk[i + j * NS] = v;
-                Pk[j + i * NS] = v;
-            }
-    }
-    return 0;
-}
-
-/* Solve the Newton system with gradient rhs q (per stage, NZ) and dynamics offsets b (NS per
-   stage), initial value s0; writes dz (NZ per stage) and dy (equality multipliers, NS each) */
-static void riccati_solve(ws_t *s, const double *q, const double *b, const double *s0,
-                          double *dz, double *dy) {
-    double *pN = s->pv + N * NS;
-    for (int i = 0; i < NS; ++i) pN[i] = q[N * NZ + i];
-    for (int k = N - 1; k >= 0; --k) {
-        const double *F = s->P + (k + 1) * NS * NS, *pn = s->pv + (k + 1) * NS;
-        const double *A = s->A + k * NX * NX, *B = s->B + k * NX * NU;
-        const double *bk = b + k * NS, *qk = q + k * NZ;
-        double *kf = s->kff + k * NU, *pk = s->pv + k * NS;
-        const double *Hus = s->Hus + k * NU * NS;
-        for (int i = 0; i < NS; ++i) {
-            double v = pn[i];
-            for (int j = 0; j < NS; ++j) v += F[i + j * NS] * bk[j];
-            s->fv[i] = v;
-        }
-        mul_Bbt(B, s->fv, s->hu);
-        for (int i = 0; i < NU; ++i) kf[i] = -(qk[NS + i] + s->hu[i]);
-        chol_solve(s->L + k * NU * NU, NU, kf, 1);
-        mul_Abt(A, s->fv, pk);
-        for (int i = 0; i < NS; ++i) {
-            double v = pk[i] + qk[i];
-            for (int j = 0; j < NU; ++j) v += Hus[j + i * NU] * kf[j];
-            pk[i] = v;
-        }
-    }
-    for (int i = 0; i < NS; ++i) dz[i] = s0[i];
     for (int k = 0; k <= N; ++k) {
-        double *zk = dz + k * NZ;
-        const double *Pk = s->P + k * NS * NS, *pk = s->pv + k * NS;
-        for (int i = 0; i < NS; ++i) {
-            double v = pk[i];
-            for (int j = 0; j < NS; ++j) v += Pk[i + j * NS] * zk[j];
-            dy[k * NS + i] = -v;
-        }
+        double *gk = qp->g[k];
+        const double *gr = s->grad + k * NXU, *wk = s->w + k * NXU;
+        memset(gk, 0, sizeof(double) * NZ);
+        for (int i = 0; i < NX; ++i) gk[i] = gr[i];
+        if (k > 0)
+            for (int i = 0; i < NX; ++i) {
+                qp->lbx[k][i] = s->blbw[k * NXU + i] - wk[i];
+                qp->ubx[k][i] = s->bubw[k * NXU + i] - wk[i];
+            }
         if (k == N) break;
-        const double *K = s->K + k * NU * NS, *kf = s->kff + k * NU;
         for (int i = 0; i < NU; ++i) {
-            double v = kf[i];
-            for (int j = 0; j < NS; ++j) v += K[i + j * NU] * zk[j];
-            zk[NS + i] = v;
+            gk[NS + i] = gr[NX + i];
+            qp->lbu[k][i] = s->blbw[k * NXU + NX + i] - wk[NX + i];
+            qp->ubu[k][i] = s->bubw[k * NXU + NX + i] - wk[NX + i];
         }
-        dyn_apply(s->A + k * NX * NX, s->B + k * NX * NU, zk, zk + NS, b + k * NS,
-                  dz + (k + 1) * NZ);
+        for (int i = 0; i < NX; ++i) qp->b[k][i] = s->xn[k * NX + i] - s->w[(k + 1) * NXU + i];
     }
+    for (int r = 0; r < NGT; ++r) {
+        for (int c = 0; c < NX; ++c) qp->C[N][r + c * NGT] = s->De[r + c * NGT];
+        qp->lg[N][r] = s->blbt[r] - s->e[r];
+        qp->ug[N][r] = s->bubt[r] - s->e[r];
+    }
+    build_s0(s, s->p + X0OFF);
 }
 
-/* ------------------------------------------------------------------ interior point QP */
-
-/* rz = H z + g + E' y - G' lam ; re = E z - e (equalities as s_{k+1} - Ab s - Bb u - b) */
-static void qp_residuals(ws_t *s) {
+/* the QP's step into dw and its multipliers in NLP terms into qlam_g, qlam_x */
+static void qp_extract(ws_t *s) {
+    const cmpc_qp_t *qp = s->qp;
     for (int k = 0; k <= N; ++k) {
-        const double *Hk = s->H + k * NZ * NZ, *zk = s->z + k * NZ;
-        double *r = s->rz + k * NZ;
-        int nz = k < N ? NZ : NS;
-        for (int i = 0; i < nz; ++i) {
-            double v = s->g[k * NZ + i];
-            for (int j = 0; j < nz; ++j) v += Hk[i + j * NZ] * zk[j];
-            r[i] = v;
+        double *dw = s->dw + k * NXU, *lx = s->qlam_x + k * NXU;
+        for (int i = 0; i < NX; ++i) {
+            dw[i] = qp->z[k][i];
+            lx[i] = k ? qp->lam_ux[k][i] - qp->lam_lx[k][i] : 0.0;
         }
-        for (int i = nz; i < NZ; ++i) r[i] = 0.0;
-        for (int i = 0; i < NS; ++i) r[i] += s->y[k * NS + i];
         if (k < N) {
-            double tv[NS > NU ? NS : NU];
-            const double *yn = s->y + (k + 1) * NS;
-            mul_Abt(s->A + k * NX * NX, yn, tv);
-            for (int i = 0; i < NS; ++i) r[i] -= tv[i];
-            mul_Bbt(s->B + k * NX * NU, yn, tv);
-            for (int i = 0; i < NU; ++i) r[NS + i] -= tv[i];
-        }
-    }
-    for (int i = 0; i < s->nb; ++i) s->rz[s->iz[i]] -= s->isg[i] * s->lam[i];
-    for (int i = s->nb; i < s->ni; ++i) ineq_add_t(s, i, -s->isg[i] * s->lam[i], s->rz);
-    for (int i = 0; i < NS; ++i) s->re[i] = s->z[i] - s->s0[i];
-    for (int k = 0; k < N; ++k) {
-        double nx[NS];
-        dyn_apply(s->A + k * NX * NX, s->B + k * NX * NU, s->z + k * NZ, s->z + k * NZ + NS,
-                  s->bb + k * NS, nx);
-        for (int i = 0; i < NS; ++i) s->re[(k + 1) * NS + i] = s->z[(k + 1) * NZ + i] - nx[i];
-    }
-    for (int i = 0; i < s->nb; ++i)
-        s->rc[i] = s->isg[i] * s->z[s->iz[i]] - s->ih[i] - s->t[i];
-    for (int i = s->nb; i < s->ni; ++i)
-        s->rc[i] = s->isg[i] * ineq_row(s, i, s->z) - s->ih[i] - s->t[i];
-}
-
-/* Newton direction for complementarity residual s->rs; factorization must be current */
-static void qp_direction(ws_t *s) {
-    /* rhs gradient: rz + G' ((rs + lam rc) / t) */
-    memcpy(s->qq, s->rz, sizeof(s->qq));
-    for (int i = 0; i < s->nb; ++i)
-        s->qq[s->iz[i]] += s->isg[i] * (s->rs[i] + s->lam[i] * s->rc[i]) / s->t[i];
-    for (int i = s->nb; i < s->ni; ++i)
-        ineq_add_t(s, i, s->isg[i] * (s->rs[i] + s->lam[i] * s->rc[i]) / s->t[i], s->qq);
-    for (int i = 0; i < NS; ++i) s->s0n[i] = -s->re[i];
-    for (int q = 0; q < N * NS; ++q) s->bneg[q] = -s->re[NS + q];
-    riccati_solve(s, s->qq, s->bneg, s->s0n, s->dz, s->dy);
-    for (int i = 0; i < s->nb; ++i) s->dt[i] = s->isg[i] * s->dz[s->iz[i]] + s->rc[i];
-    for (int i = s->nb; i < s->ni; ++i) s->dt[i] = s->isg[i] * ineq_row(s, i, s->dz) + s->rc[i];
-    for (int i = 0; i < s->ni; ++i) s->dlam[i] = -(s->rs[i] + s->lam[i] * s->dt[i]) / s->t[i];
-}
-
-static double max_step(const ws_t *s) {
-    double a = 1.0;
-    for (int i = 0; i < s->ni; ++i) {
-        if (s->dt[i] < 0.0 && -s->t[i] / s->dt[i] < a) a = -s->t[i] / s->dt[i];
-        if (s->dlam[i] < 0.0 && -s->lam[i] / s->dlam[i] < a) a = -s->lam[i] / s->dlam[i];
-    }
-    return a;
-}
-
-/* solves the stage QP set up in H, g, bb, s0, inequalities; 0 on success */
-static int same_layout(const ws_t *s) {
-    const warm_t *w = &s->pw;
-    if (!w->ok || w->n != s->ni) return 0;
-    for (int i = 0; i < s->ni; ++i)
-        if (w->stage[i] != s->istage[i] || w->comp[i] != s->icomp[i] || w->sg[i] != s->isg[i])
-            return 0;
-    return 1;
-}
-
-static int qp_solve_inner(ws_t *s, int max_it, int loose);
-
-/* keep the inequality layout and multipliers of a solved QP for the next warm start */
-static void qp_remember(ws_t *s) {
-    int m = s->ni;
-    warm_t *w = &s->pw;
-    w->ok = 1;
-    w->n = m;
-    memcpy(w->stage, s->istage, sizeof(int) * m);
-    memcpy(w->comp, s->icomp, sizeof(int) * m);
-    memcpy(w->sg, s->isg, sizeof(double) * m);
-    memcpy(w->lam, s->lam, sizeof(double) * m);
-}
-
-static int qp_solve(ws_t *s) {
-    int m = s->ni, warm = s->warm && same_layout(s), iters = 0, rc;
-    for (;;) {
-        memset(s->z, 0, sizeof(s->z));
-        memset(s->y, 0, sizeof(s->y));
-        if (warm) {
-            /* slacks of the current point, multipliers of the last QP, both kept off zero */
-            for (int i = 0; i < m; ++i) {
-                double c = -s->ih[i];
-                s->t[i] = c > s->wfloor ? c : s->wfloor;
-                s->lam[i] = s->pw.lam[i] > s->wfloor ? s->pw.lam[i] : s->wfloor;
+            for (int i = 0; i < NU; ++i) {
+                dw[NX + i] = qp->z[k][NS + i];
+                lx[NX + i] = qp->lam_uu[k][i] - qp->lam_lu[k][i];
             }
-        } else {
-            for (int i = 0; i < m; ++i) {
-                double c = -s->ih[i];
-                s->t[i] = c > s->t0 ? c : s->t0;
-                s->lam[i] = s->mu0 / s->t[i];
-            }
-        }
-        rc = qp_solve_inner(s, s->qp_max_iter, 1);
-        iters += s->qp_iter;
-        /* multipliers of a rather different QP (a weight changed, say) can make the
-           predictor-corrector cycle without converging: once more from a cold start */
-        if (rc != 3 || !warm) break;
-        warm = 0;
-    }
-    s->qp_iter = iters;
-    s->pw.ok = 0;
-    if (rc == 0) qp_remember(s);
-    return rc;
-}
-
-/* Hh = H + G' diag(lam / t) G (+ reg I), factorized by the Riccati recursion; 0 on success */
-static int qp_factor(ws_t *s) {
-    int m = s->ni;
-    memcpy(s->Hh, s->H, sizeof(s->H));
-    for (int i = 0; i < s->nb; ++i) s->Hh[s->ih2[i]] += s->lam[i] / s->t[i];
-    for (int i = s->nb; i < m; ++i) {
-        double sg = s->lam[i] / s->t[i];
-        double *Hk = s->Hh + s->istage[i] * NZ * NZ;
-        const double *d = s->De + s->icomp[i];
-        for (int c = 0; c < NX; ++c)
-            for (int r = 0; r < NX; ++r) Hk[r + c * NZ] += sg * d[r * NGT] * d[c * NGT];
-    }
-    if (s->reg > 0.0)
-        for (int k = 0; k <= N; ++k)
-            for (int i = 0; i < NZ; ++i) s->Hh[k * NZ * NZ + i * (NZ + 1)] += s->reg;
-    return riccati_factor(s);
-}
-
-/* IP iterations from the current (z, y, t, lam), at most max_it; with loose, a point meeting
-   1e-6 after max_it iterations is accepted. 0 converged, 1 factorization failed, 2 NaN, 3 not
-   converged; s->qp_iter = iterations taken */
-static int qp_solve_inner(ws_t *s, int max_it, int loose) {
-    int m = s->ni;
-    double gscale = 1.0 + amax(s->g, (N + 1) * NZ);
-    s->qp_iter = 0;
-    int stalled = 0;
-    for (int it = 0; it <= max_it; ++it) {
-        qp_residuals(s);
-        double mu = 0.0;
-        for (int i = 0; i < m; ++i) mu += s->t[i] * s->lam[i];
-        mu = m ? mu / m : 0.0;
-        double rz = amax(s->rz, (N + 1) * NZ), re = amax(s->re, (N + 1) * NS);
-        double rc = amax(s->rc, m);
-        if (!(rz == rz && re == re && rc == rc && mu == mu)) return 2;
-        if (s->verbose > 1)
-            fprintf(stderr, "  qp %2d rz %.2e re %.2e rc %.2e mu %.2e\n", it, rz, re, rc, mu);
-        if (rz <= s->qp_tol && re <= s->qp_tol && rc <= s->qp_tol && mu <= s->qp_tol)
-            return 0;
-        if (it == max_it) {
-            if (loose && rz <= 1e-6 * gscale && re <= 1e-6 && rc <= 1e-6 && mu <= 1e-6)
-                return 0;
-            break;
-        }
-        s->qp_iter = it + 1;
-        if (qp_factor(s)) return 1;
-        if (m == 0) {
-            memset(s->rs, 0, sizeof(s->rs));
-            qp_direction(s);
-            for (int q = 0; q < (N + 1) * NZ; ++q) s->z[q] += s->dz[q];
-            for (int q = 0; q < (N + 1) * NS; ++q) s->y[q] += s->dy[q];
-            continue;
-        }
-        /* predictor */
-        for (int i = 0; i < m; ++i) s->rs[i] = s->t[i] * s->lam[i];
-        qp_direction(s);
-        double a = max_step(s), mua = 0.0;
-        for (int i = 0; i < m; ++i)
-            mua += (s->t[i] + a * s->dt[i]) * (s->lam[i] + a * s->dlam[i]);
-        mua /= m;
-        double sigma = mua / mu;
-        sigma = sigma < 1.0 ? sigma * sigma * sigma : 1.0;
-        /* corrector */
-        for (int i = 0; i < m; ++i)
-            s->rs[i] = s->t[i] * s->lam[i] + s->dt[i] * s->dlam[i] - sigma * mu;
-        qp_direction(s);
-        a = max_step(s);
-        double tau = 1.0 - mu < 0.995 ? 0.995 : 1.0 - mu;   /* closer to the edge late on */
-        if (tau > 1.0 - 1e-8) tau = 1.0 - 1e-8;
-        a = a < 1.0 ? tau * a : 1.0;
-        /* no progress: an infeasible (or numerically hopeless) QP, give up early */
-        stalled = a < 1e-8 ? stalled + 1 : 0;
-        if (stalled >= 5) return 3;
-        for (int q = 0; q < (N + 1) * NZ; ++q) s->z[q] += a * s->dz[q];
-        for (int q = 0; q < (N + 1) * NS; ++q) s->y[q] += a * s->dy[q];
-        for (int i = 0; i < m; ++i) {
-            s->t[i] += a * s->dt[i];
-            s->lam[i] += a * s->dlam[i];
+            for (int i = 0; i < NX; ++i) s->qlam_g[GAP(k) + i] = qp->y[k + 1][i];
         }
     }
-    return 3;
-}
-
-/* Advanced step: the prepared QP's solution (for the initial state x0_pred) corrected for the
-   actual one, s0 already rebuilt for it; requires the factorization at that solution. The
-   tangential predictor (the Newton step for the changed initial-value residual, products
-   t lam kept), then IP iterations until the residuals meet qp_tol, at most AS_MAX_ITER.
-   0: the QP is solved to qp_tol; else the caller solves it afresh. s->qp_iter = iterations */
-static int qp_advance(ws_t *s) {
-    int m = s->ni;
-    for (int i = 0; i < NX; ++i) {
-        s->dx0[i] = s->p[X0OFF + i] - s->x0_pred[i];
-        s->re[i] -= s->dx0[i];   /* re = z - s0, s0 moved by dx0; no other residual moves */
-    }
-    s->qp_iter = 0;
-    s->fb_path = FB_PREPARED;
-    /* the prepared solution meets the actual QP's termination test (dx0 = 0, or below
-       rounding): it is the answer */
-    if (s->as_rest <= s->qp_tol && amax(s->re, NS) <= s->qp_tol) return 0;
-    memset(s->rs, 0, sizeof(double) * m);
-    qp_direction(s);
-    /* the full step; where it would leave the interior (a constraint becomes active or
-       inactive: t or lam crosses zero), the pair restarts from AS_FLOOR, so that the IP
-       iterations after it can move it (a fraction-to-boundary step would leave it stuck at the
-       boundary with a product t lam far below the others) */
-    for (int q = 0; q < (N + 1) * NZ; ++q) s->z[q] += s->dz[q];
-    for (int q = 0; q < (N + 1) * NS; ++q) s->y[q] += s->dy[q];
-    for (int i = 0; i < m; ++i) {
-        double t = s->t[i] + s->dt[i], lam = s->lam[i] + s->dlam[i];
-        if (!(t > 0.0 && lam > 0.0)) {
-            t = t > AS_FLOOR ? t : AS_FLOOR;
-            lam = lam > AS_FLOOR ? lam : AS_FLOOR;
-        }
-        s->t[i] = t;
-        s->lam[i] = lam;
-    }
-    int rc = qp_solve_inner(s, AS_MAX_ITER, 0);
-    s->fb_path = s->qp_iter ? FB_CONTINUED : FB_PREDICTOR;
-    s->qp_iter += 1;
-    if (rc == 0) qp_remember(s);
-    return rc;
+    for (int i = 0; i < NX; ++i) s->qlam_g[INIT + i] = qp->y[0][i];
+    for (int r = 0; r < NGT; ++r) s->qlam_g[TERM + r] = qp->lam_ug[N][r] - qp->lam_lg[N][r];
 }
 
 /* ------------------------------------------------------------------ SQP */
@@ -738,56 +246,35 @@ static void violation(const ws_t *s, const double *wv, const double *xn, const d
     *linf = m;
 }
 
-/* max norm of the gradient of the Lagrangian at s->w with the current multipliers */
-static double stationarity(ws_t *s) {
+/* max norm of the gradient of the Lagrangian f + lam_g' g + lam_x' w at s->w */
+static double stationarity(const ws_t *s) {
     double m = 0.0;
     for (int k = 0; k <= N; ++k) {
-        const double *nk = s->nu + k * NX;
+        const double *ln = s->lam_g + GAP(k);
+        const double *lp = k ? s->lam_g + GAP(k - 1) : s->lam_g + INIT;
         for (int i = 0; i < NX; ++i) {
             int j = k * NXU + i;
-            double v = s->grad[j] + nk[i] - s->zl[j] + s->zu[j];
+            double v = s->grad[j] + lp[i] + s->lam_x[j];
             if (k < N) {
-                const double *A = s->A + k * NX * NX, *nn = s->nu + (k + 1) * NX;
-                for (int q = 0; q < NX; ++q) v -= A[q + i * NX] * nn[q];
+                const double *A = s->qp->A[k];
+                for (int q = 0; q < NX; ++q) v -= A[q + i * NX] * ln[q];
             } else {
-                for (int r = 0; r < NGT; ++r) v -= (s->tl[r] - s->tu[r]) * s->De[r + i * NGT];
+                for (int r = 0; r < NGT; ++r) v += s->lam_g[TERM + r] * s->De[r + i * NGT];
             }
             v = fabs(v);
             if (!(v <= m)) m = v;
         }
         if (k == N) break;
-        const double *B = s->B + k * NX * NU, *nn = s->nu + (k + 1) * NX;
+        const double *B = s->qp->B[k];
         for (int i = 0; i < NU; ++i) {
             int j = k * NXU + NX + i;
-            double v = s->grad[j] - s->zl[j] + s->zu[j];
-            for (int q = 0; q < NX; ++q) v -= B[q + i * NX] * nn[q];
+            double v = s->grad[j] + s->lam_x[j];
+            for (int q = 0; q < NX; ++q) v -= B[q + i * NX] * ln[q];
             v = fabs(v);
             if (!(v <= m)) m = v;
         }
     }
     return m;
-}
-
-/* the QP's step (into dw) and multipliers in NLP terms (into the arrays passed) */
-static void qp_extract(ws_t *s, double *nu, double *zl, double *zu, double *tl, double *tu) {
-    for (int k = 0; k <= N; ++k) {
-        for (int i = 0; i < NX; ++i) s->dw[k * NXU + i] = s->z[k * NZ + i];
-        if (k < N)
-            for (int i = 0; i < NU; ++i) s->dw[k * NXU + NX + i] = s->z[k * NZ + NS + i];
-        for (int i = 0; i < NX; ++i) nu[k * NX + i] = s->y[k * NS + i];
-    }
-    memset(zl, 0, sizeof(double) * NW);
-    memset(zu, 0, sizeof(double) * NW);
-    for (int r = 0; r < NGT; ++r) tl[r] = tu[r] = 0.0;
-    for (int i = 0; i < s->ni; ++i) {
-        int k = s->istage[i], c = s->icomp[i];
-        if (s->igen[i]) {
-            if (s->isg[i] > 0) tl[c] = s->lam[i]; else tu[c] = s->lam[i];
-            continue;
-        }
-        int j = k * NXU + (c < NS ? c : NX + c - NS);
-        if (s->isg[i] > 0) zl[j] = s->lam[i]; else zu[j] = s->lam[i];
-    }
 }
 
 static double merit_eval(ws_t *s, const double *wv, const double *lbw, const double *ubw,
@@ -809,18 +296,21 @@ static double merit_eval(ws_t *s, const double *wv, const double *lbw, const dou
     return f + sigma * l1;
 }
 
+static void forget(ws_t *s) {
+    s->prepared = 0;
+    s->as_ready = 0;
+    cmpc_qp_forget(s->qp);
+}
+
 static void shift_iterate(ws_t *s) {
     memmove(s->w, s->w + NXU, sizeof(double) * (NW - NXU));
     /* last input repeated, last state repeated */
     memcpy(s->w + NW - NXU, s->w + NW - NXU - NU, sizeof(double) * NU);
     memcpy(s->w + NW - NX, s->w + NW - NX - NXU, sizeof(double) * NX);
-    memmove(s->nu + NX, s->nu + 2 * NX, sizeof(double) * (N - 1) * NX);
-    memmove(s->zl, s->zl + NXU, sizeof(double) * (NW - NXU));
-    memmove(s->zu, s->zu + NXU, sizeof(double) * (NW - NXU));
-    s->prepared = 0;
-    s->as_ready = 0;
-    s->pw.ok = 0;
-    s->pw_saved = 0;
+    memmove(s->lam_x, s->lam_x + NXU, sizeof(double) * (NW - NXU));
+    for (int k = 0; k + 1 < N; ++k)
+        memcpy(s->lam_g + GAP(k), s->lam_g + GAP(k + 1), sizeof(double) * NX);
+    forget(s);
 }
 
 /* ------------------------------------------------------------------ public API */
@@ -828,112 +318,107 @@ static void shift_iterate(ws_t *s) {
 void *cmpc_create(void) {
     ws_t *s = (ws_t *)calloc(1, sizeof(ws_t));
     if (!s) return 0;
-    /* touch the workspace and run the generated code once (at w = 0, p = 0, results dropped):
-       the first real solve then does not pay for page faults */
-    memset(s, 0, sizeof(ws_t));
+    int ng[N + 1], nsoft[N + 1];
+    for (int k = 0; k <= N; ++k) {
+        ng[k] = k == N ? NGT : 0;
+        nsoft[k] = 0;
+    }
+    s->qp = cmpc_qp_create(N, NX, NV, NU, ng, nsoft);
+    if (!s->qp) {
+        free(s);
+        return 0;
+    }
+    /* run the generated code once (at w = 0, p = 0, results dropped): the first real solve
+       then does not pay for page faults */
     evaluate(s);
-    build_qp(s);
-    memset(s, 0, sizeof(ws_t));
-    s->max_iter = 100;
-    s->qp_max_iter = 50;
-    s->tol_pr = s->tol_du = 1e-6;
-    s->qp_tol = 1e-10;
-    s->time_limit = 1.0;
-    s->shift = 1;
+    s->set.max_iter = 100;
+    s->set.qp_max_iter = 50;
+    s->set.as_max_iter = 8;
+    s->set.tol_pr = s->set.tol_du = 1e-6;
+    s->set.qp_tol = 1e-10;
+    s->set.time_limit = 1.0;
+    s->set.shift = 1;
+    s->set.warm = 1;
+    s->set.wfloor = 1e-3;
+    s->set.mu0 = 1.0;
+    s->st.prep_status = -1;
     return s;
 }
 
-void cmpc_free(void *ws) { free(ws); }
-
-int cmpc_dims(int *out) {
-    out[0] = NX; out[1] = NU; out[2] = NV; out[3] = N; out[4] = NP; out[5] = NW; out[6] = NT;
-    return 7;
+void cmpc_free(void *ws) {
+    ws_t *s = (ws_t *)ws;
+    if (!s) return;
+    cmpc_qp_free(s->qp);
+    free(s);
 }
 
-/* settings: max_iter, tol_pr, tol_du, time_limit, rti, shift, qp_tol, qp_max_iter, reg */
-void cmpc_settings(void *ws, const double *v) {
+void cmpc_dims(cmpc_dims_t *d) {
+    d->nx = NX;
+    d->nu = NU;
+    d->nv = NV;
+    d->horizon = N;
+    d->np = NP;
+    d->nw = NW;
+    d->ng = NG;
+    d->nt = NT;
+    d->settings_size = (int)sizeof(cmpc_settings_t);
+    d->stats_size = (int)sizeof(cmpc_stats_t);
+    d->io_size = (int)sizeof(cmpc_io_t);
+}
+
+void cmpc_settings(void *ws, const cmpc_settings_t *set) {
     ws_t *s = (ws_t *)ws;
-    s->max_iter = (int)v[0];
-    s->tol_pr = v[1];
-    s->tol_du = v[2];
-    s->time_limit = v[3];
-    s->rti = (int)v[4];
-    s->shift = (int)v[5];
-    s->qp_tol = v[6];
-    s->qp_max_iter = (int)v[7];
-    s->reg = v[8];
-    s->verbose = (int)v[9];
-    s->exact = EXACT && (int)v[10];
-    s->mu0 = v[11];
-    s->t0 = v[12];
-    s->warm = (int)v[13];
-    s->wfloor = v[14];
-    s->advanced = (int)v[15];
+    s->set = *set;
+    s->exact = EXACT && set->exact;
+    s->qo.tol = set->qp_tol;
+    s->qo.max_iter = set->qp_max_iter;
+    s->qo.warm = set->warm;
+    s->qo.wfloor = set->wfloor;
+    s->qo.mu0 = set->mu0;
+    s->qo.strict = 0;
 }
 
 /* cold start from w0; multipliers zero */
 void cmpc_set_guess(void *ws, const double *w0) {
     ws_t *s = (ws_t *)ws;
     memcpy(s->w, w0, sizeof(s->w));
-    memset(s->nu, 0, sizeof(s->nu));
-    memset(s->zl, 0, sizeof(s->zl));
-    memset(s->zu, 0, sizeof(s->zu));
-    memset(s->tl, 0, sizeof(s->tl));
-    memset(s->tu, 0, sizeof(s->tu));
-    s->prepared = 0;
-    s->as_ready = 0;
-    s->pw.ok = 0;
-    s->pw_saved = 0;
+    memset(s->lam_g, 0, sizeof(s->lam_g));
+    memset(s->lam_x, 0, sizeof(s->lam_x));
+    forget(s);
 }
 
-/* evaluate the linearization at the current iterate for parameters p (x0 entries unused); in
-   RTI mode, also solve its QP for the predicted initial state x0_pred = F(x_0, u_0) and the
-   bounds of the last solve, and factorize the Newton system at that solution */
-void cmpc_prepare(void *ws, const double *p) {
+/* evaluate the linearization at the current iterate for parameters p (x0 entries unused) and
+   the bounds of the last solve; in RTI mode with the advanced step, also solve its QP for the
+   predicted initial state x0_pred = F(x_0, u_0); its figures into st->prep_qp_iter and
+   st->prep_status */
+static void prepare(ws_t *s, const double *p);
+
+void cmpc_prepare(void *ws, const double *p, cmpc_stats_t *st) {
     ws_t *s = (ws_t *)ws;
+    prepare(s, p);
+    st->prep_qp_iter = s->st.prep_qp_iter;
+    st->prep_status = s->st.prep_status;
+}
+
+static void prepare(ws_t *s, const double *p) {
+    s->as_ready = 0;
+    s->st.prep_qp_iter = 0;
+    s->st.prep_status = -1;
+    if (!s->bounds_ok) return;   /* nothing solved yet: no bounds to build the QP with */
     memcpy(s->p, p, sizeof(s->p));
-    s->curv = s->exact && !s->rti;
+    s->curv = s->exact && !s->set.rti;
     evaluate(s);
+    memcpy(s->x0_pred, s->xn, sizeof(s->x0_pred));
     build_qp(s);
+    build_s0(s, s->x0_pred);
+    cmpc_qp_pack(s->qp);
     memcpy(s->p_prep, p, sizeof(s->p));
     s->prepared = 1;
-    s->as_ready = 0;
-    s->prep_qp_iter = 0;
-    s->prep_rc = -1;
-    if (!s->rti || !s->warm || !s->advanced || !s->bounds_ok) return;
-    memcpy(s->x0_pred, s->xn, sizeof(s->x0_pred));
-    memcpy(s->p + X0OFF, s->x0_pred, sizeof(s->x0_pred));
-    build_s0(s);
-    build_ineq(s, s->blbw, s->bubw, s->blbt, s->bubt);
-    if (!s->pw_saved) s->pw_fb = s->pw;   /* for a feedback that cannot use this QP */
-    s->pw_saved = 1;
-    s->prep_rc = qp_solve(s);
-    s->prep_qp_iter = s->qp_iter;
-    if (s->prep_rc) return;
-    /* the residuals of the solution, as the IP's termination test saw them */
-    int m = s->ni;
-    double mu = 0.0, r;
-    for (int i = 0; i < m; ++i) mu += s->t[i] * s->lam[i];
-    s->as_rest = m ? mu / m : 0.0;
-    r = amax(s->rz, (N + 1) * NZ);
-    if (!(r <= s->as_rest)) s->as_rest = r;
-    r = amax(s->re + NS, N * NS);
-    if (!(r <= s->as_rest)) s->as_rest = r;
-    r = amax(s->rc, m);
-    if (!(r <= s->as_rest)) s->as_rest = r;
-    s->as_ready = !qp_factor(s);
-}
-
-/* statistics of the last prepare and feedback: QP iterations of the prepare (its QP for the
-   predicted state), its result (0 solved, -1 no QP prepared, else the IP's failure code), the
-   feedback's path (FB_*), max |x0 - x0_pred|; returns the count */
-int cmpc_prep_stats(void *ws, double *out) {
-    ws_t *s = (ws_t *)ws;
-    out[0] = s->prep_qp_iter;
-    out[1] = s->prep_rc;
-    out[2] = s->fb_path;
-    out[3] = s->fb_path == FB_SOLVE ? 0.0 : amax(s->dx0, NX);
-    return 4;
+    if (!s->set.rti || !s->set.warm || !s->set.advanced) return;
+    s->qo.strict = 0;
+    s->st.prep_status = cmpc_qp_solve(s->qp, &s->qo);
+    s->st.prep_qp_iter = s->qp->iter;
+    s->as_ready = s->st.prep_status == QP_OK;
 }
 
 static int same_bounds(const ws_t *s, const double *lbw, const double *ubw, const double *lbt,
@@ -951,24 +436,48 @@ static int prepared_for(const ws_t *s, const double *p) {
     return 1;
 }
 
-/* out: w (NW), f, status, iterations, pr, du, qp iterations, seconds, term costs (NT); f and
-   the term costs are left to cmpc_costs, off the solve's clock */
-int cmpc_solve(void *ws, const double *p, const double *lbw, const double *ubw,
-               const double *lbg, const double *ubg, double *out) {
+/* the QP at the current linearization, packed: the exact Hessian when s->curv and its reduced
+   Hessian is positive definite, else Gauss-Newton; returns the QP result */
+static void count_qp(ws_t *s) {
+    s->st.qp_iter += s->qp->iter;
+    s->st.cold_retries += s->qp->cold_retries;
+    s->st.regularized += s->qp->regularized;
+    s->st.robust_retries += s->qp->robust;
+}
+
+static int solve_qp(ws_t *s) {
+    cmpc_qp_t *qp = s->qp;
+    s->qo.strict = s->curv;
+    int rc = cmpc_qp_solve(qp, &s->qo);
+    count_qp(s);
+    if (rc == QP_NONCONVEX) {
+        s->st.hess_fallbacks++;
+        s->curv = 0;
+        build_qp(s);
+        cmpc_qp_pack(qp);
+        s->qo.strict = 0;
+        rc = cmpc_qp_solve(qp, &s->qo);
+        count_qp(s);
+    }
+    return rc;
+}
+
+int cmpc_solve(void *ws, const cmpc_io_t *io, cmpc_stats_t *st) {
     ws_t *s = (ws_t *)ws;
     double started = now();
-    const double *lbt = lbg + (N + 1) * NX, *ubt = ubg + (N + 1) * NX;
-    int fresh = prepared_for(s, p);
-    int advance = fresh && s->as_ready && s->rti && same_bounds(s, lbw, ubw, lbt, ubt);
-    memcpy(s->p, p, sizeof(s->p));
+    const double *lbw = io->lbw, *ubw = io->ubw;
+    const double *lbt = io->lbg + TERM, *ubt = io->ubg + TERM;
+    int fresh = prepared_for(s, io->p), same = same_bounds(s, lbw, ubw, lbt, ubt);
+    int advance = fresh && same && s->as_ready && s->set.rti;
+    memcpy(s->p, io->p, sizeof(s->p));
     s->as_ready = 0;
-    s->fb_path = FB_SOLVE;
-    if (!advance && s->pw_saved) {
-        /* the prepared QP is of no use: warm start as without it */
-        s->pw = s->pw_fb;
-        s->pw_saved = 0;
-    }
-    if (!advance) {
+    /* the statistics of this solve (the last prepare's stay) */
+    int prep_qp_iter = s->st.prep_qp_iter, prep_status = s->st.prep_status;
+    memset(&s->st, 0, sizeof(s->st));
+    s->st.prep_qp_iter = prep_qp_iter;
+    s->st.prep_status = prep_status;
+    s->st.path = FB_SOLVE;
+    if (!same) {
         memcpy(s->blbw, lbw, sizeof(s->blbw));
         memcpy(s->bubw, ubw, sizeof(s->bubw));
         memcpy(s->blbt, lbt, sizeof(double) * NGT);
@@ -977,90 +486,74 @@ int cmpc_solve(void *ws, const double *p, const double *lbw, const double *ubw,
     }
     int status = ST_MAX_ITER, iter = 0;
     double sigma = 0.0;   /* l1 merit penalty, raised to the multipliers' size as needed */
-    double *nu = s->nuq, *zl = s->zlq, *zu = s->zuq, *tl = s->tlq, *tu = s->tuq;
-    s->qp_iter_total = 0;
-    s->pr = s->du = 0.0;
     for (;;) {
-        if (!fresh) {
-            s->curv = s->exact && !s->rti;
-            evaluate(s);
+        if (fresh && same) {
+            /* the prepared linearization and QP: only the initial value is new */
+            build_s0(s, s->p + X0OFF);
+            cmpc_qp_pack_s0(s->qp);
+        } else {
+            if (!fresh) {
+                s->curv = s->exact && !s->set.rti;
+                evaluate(s);
+            }
             build_qp(s);
+            cmpc_qp_pack(s->qp);
         }
         fresh = 0;
         s->prepared = 0;
-        if (!s->rti) {
+        if (!s->set.rti) {
             double l1;
-            violation(s, s->w, s->xn, s->e, lbw, ubw, lbt, ubt, &l1, &s->pr);
-            s->du = stationarity(s);
-            if (s->verbose)
-                fprintf(stderr, "sqp %2d f %.10e pr %.2e du %.2e\n", iter, s->f, s->pr, s->du);
-            if (!(s->pr == s->pr && s->du == s->du && s->f == s->f)) {
-                status = ST_NAN;
+            violation(s, s->w, s->xn, s->e, lbw, ubw, lbt, ubt, &l1, &s->st.pr);
+            s->st.du = stationarity(s);
+            if (s->set.verbose)
+                fprintf(stderr, "sqp %2d f %.10e pr %.2e du %.2e\n", iter, s->f, s->st.pr,
+                        s->st.du);
+            if (!(s->st.pr == s->st.pr && s->st.du == s->st.du && s->f == s->f)) {
+                status = ST_ERROR;
                 break;
             }
-            if (s->pr <= s->tol_pr && s->du <= s->tol_du) {
+            if (s->st.pr <= s->set.tol_pr && s->st.du <= s->set.tol_du) {
                 status = ST_OPTIMAL;
                 break;
             }
-            if (iter >= s->max_iter) {
+            if (iter >= s->set.max_iter) {
                 status = ST_MAX_ITER;
                 break;
             }
-            if (now() - started > s->time_limit) {
+            if (now() - started > s->set.time_limit) {
                 status = ST_TIMEOUT;
                 break;
             }
         }
-        build_s0(s);
-        int rc = 1;
+        int rc = QP_FAIL;
         if (advance) {
-            /* the inequalities are the prepared ones (same bounds, same linearization) */
             advance = 0;
-            rc = qp_advance(s);
-            if (rc) {
-                /* the ordinary solve, warm started as without the prepared QP */
-                s->fb_path = FB_FALLBACK;
-                s->qp_iter_total += s->qp_iter;
-                s->pw = s->pw_fb;
+            for (int i = 0; i < NX; ++i) {
+                double d = fabs(s->p[X0OFF + i] - s->x0_pred[i]);
+                if (!(d <= s->st.dx0)) s->st.dx0 = d;
             }
-            s->pw_saved = 0;
+            rc = cmpc_qp_advance(s->qp, &s->qo, s->set.as_max_iter);
+            s->st.qp_iter += s->qp->iter;
+            s->st.path = rc == QP_OK ? s->qp->path : FB_FALLBACK;
         }
-        if (rc) {
-            build_ineq(s, lbw, ubw, lbt, ubt);
-            s->strict = s->curv;
-            rc = qp_solve(s);
-            s->strict = 0;
-        }
-        if (rc == 1 && s->curv) {
-            /* the exact Hessian is not convex on the constraints' null space here: this
-               iteration takes the Gauss-Newton Hessian */
-            s->qp_iter_total += s->qp_iter;
-            s->curv = 0;
-            build_qp(s);
-            rc = qp_solve(s);
-        }
-        s->qp_iter_total += s->qp_iter;
-        if (rc) {
-            status = rc == 2 ? ST_NAN : ST_QP_FAIL;
+        if (rc != QP_OK) rc = solve_qp(s);
+        if (s->set.verbose > 1) fprintf(stderr, "  qp rc %d iterations %d\n", rc, s->qp->iter);
+        if (rc != QP_OK) {
+            status = rc == QP_NAN ? ST_ERROR : ST_INFEASIBLE;
             break;
         }
-        qp_extract(s, nu, zl, zu, tl, tu);
+        cmpc_qp_keep(s->qp);
+        qp_extract(s);
         ++iter;
-        if (s->rti) {
+        if (s->set.rti) {
             for (int j = 0; j < NW; ++j) s->w[j] += s->dw[j];
-            memcpy(s->nu, nu, sizeof(s->nu));
-            memcpy(s->zl, zl, sizeof(s->zl));
-            memcpy(s->zu, zu, sizeof(s->zu));
-            memcpy(s->tl, tl, sizeof(s->tl));
-            memcpy(s->tu, tu, sizeof(s->tu));
+            memcpy(s->lam_g, s->qlam_g, sizeof(s->lam_g));
+            memcpy(s->lam_x, s->qlam_x, sizeof(s->lam_x));
             status = ST_RTI;
             break;
         }
         /* l1 merit line search */
-        double mmax = amax(nu, (N + 1) * NX);
-        double tm = amax(tl, NGT), um = amax(tu, NGT);
-        if (tm > mmax) mmax = tm;
-        if (um > mmax) mmax = um;
+        double mmax = cmpc_amax(s->qlam_g, NG);
         if (sigma < 1.1 * mmax + 1e-8) sigma = 1.1 * mmax + 1e-8;
         double l1, linf;
         violation(s, s->w, s->xn, s->e, lbw, ubw, lbt, ubt, &l1, &linf);
@@ -1074,44 +567,38 @@ int cmpc_solve(void *ws, const double *p, const double *lbw, const double *ubw,
                 /* the slack term accepts steps whose change is below rounding */
                 if (phi <= phi0 + 1e-4 * alpha * dphi + 1e-13 * (1.0 + fabs(phi0))) break;
                 alpha *= 0.5;
+                s->st.ls_backtracks++;
             }
         }
-        for (int j = 0; j < NW; ++j) s->w[j] += alpha * s->dw[j];
-        for (int j = 0; j < (N + 1) * NX; ++j) s->nu[j] += alpha * (nu[j] - s->nu[j]);
         for (int j = 0; j < NW; ++j) {
-            s->zl[j] += alpha * (zl[j] - s->zl[j]);
-            s->zu[j] += alpha * (zu[j] - s->zu[j]);
+            s->w[j] += alpha * s->dw[j];
+            s->lam_x[j] += alpha * (s->qlam_x[j] - s->lam_x[j]);
         }
-        for (int r = 0; r < NGT; ++r) {
-            s->tl[r] += alpha * (tl[r] - s->tl[r]);
-            s->tu[r] += alpha * (tu[r] - s->tu[r]);
-        }
+        for (int j = 0; j < NG; ++j) s->lam_g[j] += alpha * (s->qlam_g[j] - s->lam_g[j]);
     }
     for (int j = 0; j < NW; ++j)
-        if (!(fabs(s->w[j]) <= 1e300)) status = ST_NAN;   /* NaN or inf: not usable */
-    memcpy(out, s->w, sizeof(s->w));
-    double *o = out + NW;
-    o[1] = status;
-    o[2] = iter;
-    o[3] = s->pr;
-    o[4] = s->du;
-    o[5] = s->qp_iter_total;
-    o[6] = now() - started;
-    if (status == ST_NAN) {
-        s->prepared = 0;
-    } else if (s->shift) {
+        if (!(fabs(s->w[j]) <= 1e300)) status = ST_ERROR;   /* NaN or inf: not usable */
+    memcpy(io->w, s->w, sizeof(s->w));
+    memcpy(io->lam_g, s->lam_g, sizeof(s->lam_g));
+    memcpy(io->lam_x, s->lam_x, sizeof(s->lam_x));
+    if (status == ST_ERROR || status == ST_INFEASIBLE) {
+        forget(s);   /* no warm start from a failed solve */
+    } else if (s->set.shift) {
         shift_iterate(s);
     }
+    s->st.status = status;
+    s->st.iter = iter;
+    s->st.seconds = now() - started;
+    *st = s->st;
     return status;
 }
 
-/* the objective and the cost per term at the solution in out (cmpc_solve's), for parameters p:
-   into out's f and term-cost slots */
-void cmpc_costs(void *ws, const double *p, double *out) {
+/* the objective (into st->f) and the cost per term at w for parameters p */
+void cmpc_costs(void *ws, const double *p, const double *w, cmpc_stats_t *st, double *terms) {
     ws_t *s = (ws_t *)ws;
-    s->arg[0] = out;
+    s->arg[0] = w;
     s->arg[1] = p;
-    s->res[0] = out + NW;
-    s->res[1] = out + NW + 7;
+    s->res[0] = &st->f;
+    s->res[1] = terms;
     cmpc_terms(s->arg, s->res, s->iw, s->cw, 0);
 }

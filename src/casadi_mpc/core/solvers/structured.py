@@ -1,10 +1,11 @@
-"""The structured SQP kernel: stage-wise QP data as generated C, solved by a Riccati-based
-interior point method (kernel.c), the whole SQP loop in C.
+"""The structured SQP kernel: stage-wise QP data as generated C, the SQP loop in C (kernel.c),
+each QP solved by HPIPM (stage_qp.c).
 
 This module turns an OCP into C sources: it checks that the transcription has the stage
 structure the kernel assumes, generates the CasADi functions the kernel calls (one stage's
 dynamics and its Jacobians, called N times; objective derivatives; cost per term), and writes a
-header with the dimensions and the table that scatters Hessian nonzeros into stage blocks.
+header with the interface structs (interface.py), the dimensions and the table that scatters
+Hessian nonzeros into stage blocks.
 """
 import hashlib
 from pathlib import Path
@@ -12,11 +13,14 @@ from pathlib import Path
 import casadi as ca
 import numpy as np
 
+from . import compiled, interface
 from .. import integrators
 from ..integrators import rhs_jacobian, rk4_step_jacobian
 
 PREFIX = 'cmpc_'
-KERNEL = Path(__file__).with_name('kernel.c')   # shipped as package data
+HERE = Path(__file__).parent
+KERNEL = HERE / 'kernel.c'   # shipped as package data, with the QP layer:
+QP_SOURCES = (HERE / 'stage_qp.c', HERE / 'stage_qp.h')
 # largest stage function (operations) for which the converged mode uses the exact Hessian of the
 # Lagrangian (quadratic convergence) rather than Gauss-Newton (linear)
 CURVATURE_LIMIT = 40000
@@ -161,7 +165,9 @@ class KernelSource:
             'CA_ARG': max(f.sz_arg() for f in fns), 'CA_RES': max(f.sz_res() for f in fns),
             'CA_IW': max(f.sz_iw() for f in fns), 'CA_W': max(f.sz_w() for f in fns),
         }
-        lines = ['/* structured SQP kernel: problem definitions */']
+        # the QP layer's declarations come before the dimension macros (N, NX, ...)
+        lines = ['#include "stage_qp.h"', interface.header(),
+                 '/* structured SQP kernel: problem definitions */']
         lines += ['#define %s %d' % kv for kv in defines.items()]
         lines.append(_table('HDST', dst))
         lines.append(_table('HDST2', dst2))
@@ -170,6 +176,10 @@ class KernelSource:
                          'int mem);' % f.name())
         self.header = '\n'.join(lines) + '\n'
         self.kernel = self.header + KERNEL.read_text()
+
+    @property
+    def dims(self):
+        return {'nw': self.nw, 'ng': self.ocp.ng, 'np': self.np, 'nt': self.nt}
 
     def generate(self, directory):
         """Write the C files into ``directory``; returns their paths, largest first."""
@@ -185,6 +195,11 @@ class KernelSource:
         with open(kernel, 'w') as out:
             out.write(self.kernel)
         paths.append(kernel)
+        for source in QP_SOURCES:
+            copy = Path(directory) / source.name
+            copy.write_text(source.read_text())
+            if copy.suffix == '.c':
+                paths.append(str(copy))
         return paths
 
 
@@ -205,8 +220,10 @@ def structure_digest(ocp, extra=''):
     cost = ca.Function('c', [ocp.w, ocp.p], [ocp.f, ocp.g[ocp.ng - m.nx:],
                                              ca.tril(ocp.gauss_newton_hessian())])
     layout = sorted((b.name, b.start, b.size) for b in ocp.blocks.values())
-    generators = [KERNEL.read_text(), Path(integrators.__file__).read_text()]
+    generators = [f.read_text() for f in (KERNEL, *QP_SOURCES)]
+    generators += [Path(mod.__file__).read_text() for mod in (integrators, interface, compiled)]
     generators.append(Path(__file__).read_text())
+    generators.append(repr(compiled.hpipm()))
     for part in (ca.__version__, *generators, repr(layout),
                  repr((ocp.N, ocp.dt, ocp.substeps, m.nx, m.nu)), ocp.step.serialize(),
                  cost.serialize(), extra):
