@@ -12,6 +12,14 @@ COMMANDS = {
              'simulated diff-drive loop over ROS 2 (sim + mpc nodes), summary and PNG report'),
     'launch': ('casadi_mpc.runner', 'main',
                'start the system (sim | robot) as processes, like ros2 launch'),
+    'sensitivity': ('casadi_mpc.tools.sensitivity', 'main',
+                    'which weight to change, and which way: dL/dw of a closed-loop loss, '
+                    'predicted and measured for a 10 %% nudge'),
+    'tune': ('casadi_mpc.tools.tune', 'main',
+             'gradient descent on the weights against a closed-loop loss; writes the tuned '
+             'parameter file'),
+    'pareto': ('casadi_mpc.tools.pareto', 'main',
+               'task-energy front over the energy weights; writes the knee point'),
 }
 
 

@@ -12,6 +12,7 @@ from .integrators import rk4_step
 from .costs import make_term
 from .models import build_model
 from .ocp import OCP
+from .sensitivity import Differentiator
 from .solvers import Solver
 
 
@@ -121,22 +122,28 @@ def changed_structure(old, new):
     return changed
 
 
+def build_problem(cfg, model=None):
+    """The model, cost terms and transcribed problem of a config (no solver): (model, terms,
+    ocp). Raises ConfigError."""
+    try:
+        model = model or build_model(cfg.model.name, **cfg.model.options())
+    except (ValueError, KeyError, OSError) as err:
+        raise ConfigError('model: %s' % err) from None
+    terms = [make_term(name) for name in cfg.costs]
+    try:
+        ocp = OCP(model, cfg.horizon, cfg.dt, terms, cfg.substeps, cfg.obstacles.max_count)
+    except ValueError as err:
+        raise ConfigError('costs: %s' % err) from None
+    return model, terms, ocp
+
+
 class MPCController:
     """Receding-horizon controller. ``step(x)`` returns a SolveResult; it never raises."""
 
     def __init__(self, cfg, model=None, progress=None):
         self.cfg = cfg if isinstance(cfg, MPCConfig) else parse(cfg)
         c = self.cfg
-        try:
-            self.model = model or build_model(c.model.name, **c.model.options())
-        except (ValueError, KeyError, OSError) as err:
-            raise ConfigError('model: %s' % err) from None
-        self.terms = [make_term(name) for name in c.costs]
-        try:
-            self.ocp = OCP(self.model, c.horizon, c.dt, self.terms, c.substeps,
-                           c.obstacles.max_count)
-        except ValueError as err:
-            raise ConfigError('costs: %s' % err) from None
+        self.model, self.terms, self.ocp = build_problem(c, model)
         self.tuning = resolve(c, self.model, self.terms)
         self._goal_given = bool(c.goal)
         self.solver = Solver(self.ocp, c.solver.name, c.solver.max_iter, c.solver.tol,
@@ -147,6 +154,22 @@ class MPCController:
         self._coast = None        # (state given, state predicted) while safe commands go out
         self._predict = None
         self._packed = None   # (parameter vector without x0 and u_prev, bounds) until a change
+        self._differentiator = None
+
+    def reset(self):
+        """Forget everything a previous run left: warm start, last command, reference."""
+        self.solver.reset()
+        self.u_last = np.zeros(self.model.nu)
+        self.reference = None
+        self._coast = None
+        self._packed = None
+
+    @property
+    def differentiator(self):
+        """The sensitivities of this controller's problem (built on first use)."""
+        if self._differentiator is None:
+            self._differentiator = Differentiator(self.ocp)
+        return self._differentiator
 
     # ------------------------------------------------------------------ tuning
     def update(self, changes):
@@ -231,18 +254,28 @@ class MPCController:
         return p, self._packed[1]
 
     # ------------------------------------------------------------------ control
-    def step(self, x):
-        """Solve from state ``x``; on success remember u0 as the applied command."""
+    def step(self, x, sensitivity=None):
+        """Solve from state ``x``; on success remember u0 as the applied command.
+
+        ``sensitivity``: also differentiate the solution (``result.sensitivity``, see
+        core/sensitivity.py): True for every parameter entry, or the indices into the
+        parameter vector to differentiate along (du0 only, the cheaper way)."""
         x = np.asarray(x, dtype=float).ravel()
         if not self._goal_given:
             self.tuning.goal = x.copy()
             self._goal_given = True
             self._packed = None
         x = self._unwrap(x)
-        result = self.solver.solve(*self._problem(x))
+        p, bounds = self._problem(x)
+        result = self.solver.solve(p, bounds)
         if result.success:
             result.u0 = np.clip(result.u0, self.tuning.u_lb, self.tuning.u_ub)
             self.u_last = result.u0.copy()
+            if sensitivity is not None and sensitivity is not False:
+                full = sensitivity is True
+                result.sensitivity = self.differentiator.compute(
+                    self.solver.w, p, bounds, columns=None if full else sensitivity,
+                    full=full)
         return result
 
     def _unwrap(self, x):
@@ -256,10 +289,10 @@ class MPCController:
             x[i] = prev[i] + np.arctan2(np.sin(x[i] - prev[i]), np.cos(x[i] - prev[i]))
         return x
 
-    def act(self, x):
+    def act(self, x, sensitivity=None):
         """Offline loops: the solved command, or the safe input when the solve failed.
         Returns (u, result)."""
-        result = self.step(x)
+        result = self.step(x, sensitivity)
         if result.success:
             return result.u0, result
         u = self.safe_input(x)

@@ -19,6 +19,7 @@ class SolveResult:
     cost: float = float('nan')
     cost_terms: dict = field(default_factory=dict)
     message: str = ''
+    sensitivity: Optional[object] = None   # core.sensitivity.SolveSensitivity, when asked
 
     @property
     def task_cost(self):

@@ -1,0 +1,105 @@
+"""Independent rollouts on Dask distributed, or in this process.
+
+The rollouts of a tuning iteration, of a sensitivity table and of a Pareto sweep do not depend
+on each other: they go to a Dask cluster, a ``LocalCluster`` on this machine by default (one
+single-threaded worker process per core) or an existing one by address (``--scheduler
+tcp://HOST:8786``). Each task carries the config and the loss as JSON; each worker process
+builds its controller (and its compiled solver, from the shared on-disk cache) at most once per
+config and says so with its first result. A rollout is a pure function of the weights and the
+scenario (its solver starts cold, its noise is seeded), so a cluster returns exactly what a
+serial run returns.
+"""
+import hashlib
+import logging
+import os
+import time
+
+from ..core.config import MPCConfig
+from ..core.loss import LossFile
+from ..core.rollout import Evaluator
+
+_EVALUATORS = {}     # per process: digest of (config, loss) -> Evaluator
+
+
+def _where():
+    try:
+        from distributed import get_worker
+        return 'worker %s' % get_worker().address
+    except (ImportError, ValueError):
+        return 'this process'
+
+
+def evaluator(cfg_json, loss_json):
+    """The process's Evaluator for this config and loss, and a note when it was just built."""
+    key = hashlib.sha256((cfg_json + '\n' + loss_json).encode()).hexdigest()
+    if key in _EVALUATORS:
+        return _EVALUATORS[key], ''
+    messages = []
+    started = time.perf_counter()
+    ev = Evaluator(MPCConfig.model_validate_json(cfg_json),
+                   LossFile.model_validate_json(loss_json), progress=messages.append)
+    _EVALUATORS[key] = ev
+    solver = ev.cfg.solver
+    what = messages[-1] if messages else 'built the %s solver%s' % (
+        solver.name, ' (compiled)' if solver.compiled else '')
+    return ev, '%s: controller ready in %.1f s: %s' % (_where(), time.perf_counter() - started,
+                                                       what)
+
+
+def rollout_task(cfg_json, loss_json, weights, scenario, gradient=(), keep=False):
+    """One rollout (a Dask task): (Outcome, note)."""
+    ev, note = evaluator(cfg_json, loss_json)
+    return ev.run(weights, ev.loss.scenarios[scenario], list(gradient), keep), note
+
+
+class Runner:
+    """Runs rollout jobs (weights, scenario index, gradient labels, keep) serially or on Dask;
+    counts them."""
+
+    def __init__(self, cfg, loss, scheduler=None, workers=None, serial=False, say=None):
+        self.cfg_json = cfg.model_dump_json()
+        self.loss_json = loss.model_dump_json()
+        self.say = say or (lambda msg: None)
+        self.rollouts = 0
+        self.client = self.cluster = None
+        if serial:
+            self.where = 'serial (this process)'
+            return
+        from distributed import Client, LocalCluster
+        if scheduler:
+            self.client = Client(scheduler, timeout='30s')
+            self.where = 'Dask cluster at %s (%d workers)' % (
+                scheduler, len(self.client.scheduler_info().get('workers', {})))
+        else:
+            n = int(workers or os.cpu_count() or 1)
+            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+            self.where = 'Dask LocalCluster (%d workers)' % n
+
+    def map(self, jobs):
+        """Outcomes of ``jobs`` = [(weights, scenario index, gradient labels, keep)], in order."""
+        args = [(self.cfg_json, self.loss_json, w, s, tuple(g), k) for w, s, g, k in jobs]
+        if self.client is None:
+            results = [rollout_task(*a) for a in args]
+        else:
+            futures = [self.client.submit(rollout_task, *a, pure=False) for a in args]
+            results = self.client.gather(futures)
+        self.rollouts += len(jobs)
+        for _, note in results:
+            if note:
+                self.say(note)
+        return [outcome for outcome, _ in results]
+
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
