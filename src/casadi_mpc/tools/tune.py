@@ -13,8 +13,7 @@ import time
 import numpy as np
 
 from . import param_file
-from .tuning import output_path, parser, Problem, run_command, say
-from ..core.rollout import weight_key
+from .tuning import changed_keys, output_path, parser, Problem, run_command, say
 from ..core.tuner import Tuner
 
 
@@ -86,8 +85,8 @@ def main(argv=None):
         before, after = problem.rollouts(runner, [problem.w0, w1], keep=True)
         rollouts = runner.rollouts
     loss0 = result.history[0]['loss']
-    changes = changed_keys(problem, w1)
-    param_file.write(problem.path, tuned_path, changes)
+    param_file.write(problem.path, tuned_path,
+                     changed_keys(problem.weights, problem.weights_at(w1)))
     history = {
         'config': str(problem.path), 'scenarios': [s.name for s in problem.spec.scenarios],
         'method': args.method, 'labels': problem.labels, 'stop': result.stop,
@@ -113,20 +112,3 @@ def main(argv=None):
             print('  %-36s %12.6g -> %-12.6g (x%.3g)' % (label, a, b, b / a))
     print('wrote %s, %s, %s' % (tuned_path, history_path, plot_path))
     return 0
-
-
-def changed_keys(problem, w1):
-    """{'costs.effort.weight': (old list, new list)} for the keys with a changed entry."""
-    full = dict(problem.weights)
-    full.update(problem.weights_at(w1))
-    out = {}
-    for label in problem.labels:
-        key, _ = weight_key(label)
-        if key in out:
-            continue
-        entries = sorted((weight_key(lab)[1], lab) for lab in full if weight_key(lab)[0] == key)
-        old = [problem.weights[lab] for _, lab in entries]
-        new = [full[lab] for _, lab in entries]
-        if old != new:
-            out[key] = (old, new)
-    return out

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core import loss as loss_file
 from ..core.config import ConfigError, load, with_changes
-from ..core.rollout import config_weights, select
+from ..core.rollout import config_weights, select, weight_key
 from ..core.solvers import BACKENDS
 from ..core.tuner import Point
 from .cluster import Runner
@@ -80,6 +80,20 @@ class Problem:
             return Point(theta, loss, None, '; '.join(errors), details)
         grad = np.mean([o.gradient for o in outcomes], axis=0) * np.exp(theta)
         return Point(theta, loss, grad, '', details)
+
+
+def changed_keys(before, after):
+    """{'costs.effort.weight': (old list, new list)} for each key with an entry in ``after``
+    (label -> value) that differs from ``before`` (every entry's value)."""
+    out = {}
+    for key in sorted({weight_key(label)[0] for label in after}):
+        entries = sorted((weight_key(label)[1], label) for label in before
+                         if weight_key(label)[0] == key)
+        old = [before[label] for _, label in entries]
+        new = [after.get(label, before[label]) for _, label in entries]
+        if old != new:
+            out[key] = (old, new)
+    return out
 
 
 def output_path(args, problem, suffix):
