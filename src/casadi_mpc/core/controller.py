@@ -146,6 +146,7 @@ class MPCController:
         self.model, self.terms, self.ocp = build_problem(c, model)
         self.tuning = resolve(c, self.model, self.terms)
         self._goal_given = bool(c.goal)
+        self._progress = progress
         self.solver = Solver(self.ocp, c.solver.name, c.solver.max_iter, c.solver.tol,
                              c.solver.time_limit, c.solver.compiled, c.solver.cache_dir, progress,
                              c.solver.advanced_step)
@@ -168,7 +169,9 @@ class MPCController:
     def differentiator(self):
         """The sensitivities of this controller's problem (built on first use)."""
         if self._differentiator is None:
-            self._differentiator = Differentiator(self.ocp)
+            s = self.cfg.solver
+            self._differentiator = Differentiator(self.ocp, compiled=s.compiled,
+                                                  cache_dir=s.cache_dir, progress=self._progress)
         return self._differentiator
 
     # ------------------------------------------------------------------ tuning

@@ -26,6 +26,7 @@ Hessian grows past millions of operations for a 7-DOF arm; the layout this relie
 x_{k+1} - F(x_k, u_k, p) at ``ocp.gap_index``) is checked numerically once, and without it the
 flat Hessian is used.
 """
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from .integrators import rk4_step_jacobian, rk4_step_second_order
+from .solvers.compiled import build_library
 
 ACTIVE_TOL = 1e-6    # [SI] an entry this close to a bound (relative above 1) may be active
 MULTIPLIER_TOL = 1e-7  # relative to max(1, |grad f|): smaller multipliers are weakly active
@@ -97,7 +99,8 @@ class SolveSensitivity:
     ``dV[j]`` = dV*/dp_j, ``du0[:, j]`` = du0*/dp_j, ``dw[:, j]`` = dw*/dp_j; ``margin[0, j]``
     and ``margin[1, j]`` are how far p_j may decrease and increase before the active set
     changes (inf: never within the linearization). ``dV_bounds`` maps ``bounds.u_max[i]`` etc.
-    to dV*/d(bound) (the bound of every stage moved together). ``status`` is 'ok', or why there
+    to dV*/d(bound) (the bound of every stage moved together). ``dw``, ``margin``, ``active``
+    and ``dV_bounds`` are only filled by a full computation. ``status`` is 'ok', or why there
     is no derivative ('singular': the KKT matrix is singular at this active set,
     'not_finite').
     """
@@ -140,19 +143,54 @@ def failed(status, message):
 
 
 # ---------------------------------------------------------------------------- differentiator
-class Differentiator:
-    """Builds the derivative functions of one OCP once; ``compute`` differentiates a solve."""
+class Buffered:
+    """A CasADi Function called through preallocated numpy buffers (no conversions): inputs
+    dense (matrices column-major), outputs as arrays of their nonzeros, with each output's
+    (rows, cols) triplets."""
 
-    def __init__(self, ocp, chain=None):
+    def __init__(self, fn):
+        self.fn = fn
+        self.buffer, self.trigger = fn.buffer()
+        self.args = [np.zeros(fn.nnz_in(i)) for i in range(fn.n_in())]
+        self.res = [np.zeros(fn.nnz_out(i)) for i in range(fn.n_out())]
+        for i, a in enumerate(self.args):
+            self.buffer.set_arg(i, memoryview(a))
+        for i, r in enumerate(self.res):
+            self.buffer.set_res(i, memoryview(r))
+        self.triplets = [tuple(np.asarray(t, int) for t in fn.sparsity_out(i).get_triplet())
+                         for i in range(fn.n_out())]
+
+    def __call__(self, *args):
+        for buf, value in zip(self.args, args):
+            buf[:] = np.asarray(value, float).ravel(order='F')
+        self.trigger()
+        return [r.copy() for r in self.res]
+
+    def dense(self, i, values):
+        """Output ``i`` as a dense array from its nonzeros."""
+        out = np.zeros(self.fn.size_out(i))
+        rows, cols = self.triplets[i]
+        out[rows, cols] = values
+        return out
+
+
+class Differentiator:
+    """Builds the derivative functions of one OCP once; ``compute`` differentiates a solve.
+
+    ``compiled``: generate C for them and build it once with the system compiler, cached on
+    disk by structure (as the compiled solvers are), instead of running CasADi's virtual
+    machine."""
+
+    def __init__(self, ocp, chain=None, compiled=False, cache_dir='', progress=None):
         self.ocp = ocp
         m = ocp.model
         w, p, f, g = ocp.w, ocp.p, ocp.f, ocp.g
         self.labels = parameter_labels(ocp)
         self.var_labels = variable_labels(ocp)
-        dyn_cols = [i for name in DYNAMICS_BLOCKS if name in ocp.blocks
-                    for i in range(ocp.blocks[name].start,
-                                   ocp.blocks[name].start + ocp.blocks[name].size)]
-        self.directions = np.array([i for i in range(ocp.n_p) if i not in set(dyn_cols)], int)
+        dynamic = {i for name in DYNAMICS_BLOCKS if name in ocp.blocks
+                   for i in range(ocp.blocks[name].start,
+                                  ocp.blocks[name].start + ocp.blocks[name].size)}
+        self.directions = np.array([i for i in range(ocp.n_p) if i not in dynamic], int)
         self.gap_rows = self._gap_rows()
         staged = self.gap_rows is not None
         rest = np.setdiff1d(np.arange(ocp.ng), self.gap_rows) if staged else np.arange(ocp.ng)
@@ -160,30 +198,62 @@ class Differentiator:
         g_rest = g[rest.tolist()]
         lam = ca.SX.sym('lam', len(rest))
         lagrangian = f + ca.dot(lam, g_rest)
-        grad_l = ca.gradient(lagrangian, w)
-        self._first = ca.Function('sens_first', [w, p], [
-            g_rest, ca.densify(ca.gradient(f, w)), ca.jacobian(g_rest, w),
-            ca.densify(ca.gradient(f, p)), ca.jacobian(g_rest, p)], {'cse': True})
-        self._second = ca.Function('sens_second', [w, p, lam], [
-            ca.hessian(lagrangian, w)[0], ca.jacobian(grad_l, p)], {'cse': True})
+        self._first = Buffered(ca.Function('sens_first', [w, p], [
+            ca.densify(g_rest), ca.densify(ca.gradient(f, w)), ca.jacobian(g_rest, w),
+            ca.densify(ca.gradient(f, p)), ca.jacobian(g_rest, p)], {'cse': True}))
+        self._second = Buffered(ca.Function('sens_second', [w, p, lam], [
+            ca.hessian(lagrangian, w)[0], ca.jacobian(ca.gradient(lagrangian, w), p)],
+            {'cse': True}))
+        rows, cols = self._first.triplets[2]
+        self._j_rows, self._j_cols = [rest[rows]], [cols]
+        self._h_rows, self._h_cols = [self._second.triplets[0][0]], [self._second.triplets[0][1]]
         if staged:
             second = rk4_step_second_order(m, ocp.dt, ocp.substeps, 'sens_stage', chain=chain)
             args = second.mx_in()
-            self._curvature = ca.Function('sens_curv', args,
-                                          [second.call(args)[2]]).map(ocp.N)
-            self._dynamics = rk4_step_jacobian(m, ocp.dt, ocp.substeps, 'sens_dyn').map(ocp.N)
-            nz = m.nx + m.nu
+            self._curvature = Buffered(ca.Function(
+                'sens_curv', args, [ca.densify(second.call(args)[2])]).map(ocp.N))
+            dyn = rk4_step_jacobian(m, ocp.dt, ocp.substeps, 'sens_dyn')
+            args = dyn.mx_in()
+            self._dynamics = Buffered(ca.Function(
+                'sens_dyn_dense', args, [ca.densify(v) for v in dyn.call(args)]).map(ocp.N))
+            N, nx, nz = ocp.N, m.nx, m.nx + m.nu
             idx = np.hstack([ocp.x_index[:-1], ocp.u_index])            # (N, nz)
-            self._h_rows = np.repeat(idx, nz, axis=1).ravel()           # block (k, i, j)
-            self._h_cols = np.tile(idx, (1, nz)).ravel()
-            # gap k: +I on x_{k+1}, -A_k on x_k, -B_k on u_k
-            N, nx = ocp.N, m.nx
-            rows = self.gap_rows.reshape(N, nx)
-            self._j_rows = np.concatenate([
-                rows.ravel(), np.repeat(rows, nz, axis=1).ravel()])
-            self._j_cols = np.concatenate([
-                ocp.x_index[1:].ravel(), np.tile(idx, (1, nx)).ravel()])
-        self._x_rows = ocp.x_index[1:].ravel()
+            # curvature blocks (k, i, j) on (idx[k, i], idx[k, j])
+            self._h_rows.append(np.repeat(idx, nz, axis=1).ravel())
+            self._h_cols.append(np.tile(idx, (1, nz)).ravel())
+            # gap k: +I on x_{k+1}, -[A_k B_k] (row i, column j) on idx[k, j]
+            gaps = self.gap_rows.reshape(N, nx)
+            self._j_rows += [gaps.ravel(), np.repeat(gaps, nz, axis=1).ravel()]
+            self._j_cols += [ocp.x_index[1:].ravel(), np.tile(idx, (1, nx)).ravel()]
+        self._j_rows, self._j_cols = np.concatenate(self._j_rows), np.concatenate(self._j_cols)
+        self._h_rows, self._h_cols = np.concatenate(self._h_rows), np.concatenate(self._h_cols)
+        self.compiled = bool(compiled)
+        if self.compiled:
+            self._compile(cache_dir, progress)
+
+    def _compile(self, cache_dir, progress):
+        """Swap the functions for their generated C, built once and cached by structure."""
+        names = ['_first', '_second'] + (['_curvature', '_dynamics']
+                                         if self.gap_rows is not None else [])
+        fns = [getattr(self, n).fn for n in names]
+        digest = hashlib.sha256(ca.__version__.encode())
+        for fn in fns:
+            digest.update(fn.serialize().encode())
+        key = 'sens_' + digest.hexdigest()[:20]
+
+        def sources(directory):
+            cg = ca.CodeGenerator('sensitivity.c', {'with_header': False})
+            for fn in fns:
+                cg.add(fn)
+            cg.generate(str(directory) + '/')
+            return [str(directory) + '/sensitivity.c']
+        say = progress or (lambda msg: None)
+        started = time.perf_counter()
+        path, built = build_library(sources, key, cache_dir, progress)
+        say('%s the compiled sensitivities in %.1f s (%s)' % (
+            'built' if built else 'loaded', time.perf_counter() - started, path))
+        for name, fn in zip(names, fns):
+            setattr(self, name, Buffered(ca.external(fn.name(), str(path))))
 
     def _gap_rows(self):
         """Rows of g that are the gaps x_{k+1} - F(x_k, u_k, p_model), stage by stage, or None
@@ -209,47 +279,72 @@ class Differentiator:
         return rows.ravel()
 
     # ------------------------------------------------------------------ evaluation
-    def _jacobian(self, w, p):
-        """g's Jacobian (csc), the objective gradient, the rest rows' values and p-parts."""
+    def _first_order(self, w, p):
+        """g's Jacobian (values on the fixed triplets), the objective's gradients, g (its gap
+        rows zero), dg/dp (dense) and the stage arguments."""
         ocp = self.ocp
         g_rest, gw, j_rest, gp, jp_rest = self._first(w, p)
-        g_rest = np.asarray(g_rest, float).ravel()
-        gw, gp = np.asarray(gw, float).ravel(), np.asarray(gp, float).ravel()
-        j_rest, jp_rest = j_rest.tocsc().tocoo(), jp_rest.tocsc().tocoo()
-        rows, cols, vals = [self.rest_rows[j_rest.row]], [j_rest.col], [j_rest.data]
-        jp = sp.csr_matrix((jp_rest.data, (self.rest_rows[jp_rest.row], jp_rest.col)),
-                           shape=(ocp.ng, ocp.n_p))
-        stage = None
+        g = np.zeros(ocp.ng)
+        g[self.rest_rows] = g_rest
+        jp = np.zeros((ocp.ng, ocp.n_p))
+        jp[self.rest_rows] = self._first.dense(4, jp_rest)
+        values, stage = [j_rest], None
         if self.gap_rows is not None:
             xs, us = ocp.unpack(w)
             pm = p[ocp.blocks['model'].slice]
-            stage = (xs[:-1].T, us.T, pm)
+            stage = [xs[:-1].T, us.T, np.tile(pm[:, None], (1, ocp.N))]
             _, a, b = self._dynamics(*stage)
             nx, nu, N = ocp.model.nx, ocp.model.nu, ocp.N
-            ab = np.concatenate([np.asarray(a, float).reshape(nx, N, nx),
-                                 np.asarray(b, float).reshape(nx, N, nu)], axis=2)
-            rows.append(self._j_rows)
-            cols.append(self._j_cols)
-            vals += [np.ones(N * nx), -ab.transpose(1, 0, 2).ravel()]
-        jac = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                            shape=(ocp.ng, ocp.nw))
-        g_full = np.zeros(ocp.ng)
-        g_full[self.rest_rows] = g_rest
-        return jac, gw, gp, jp, g_full, stage
+            ab = np.concatenate([a.reshape(N, nx, nx).transpose(0, 2, 1),
+                                 b.reshape(N, nu, nx).transpose(0, 2, 1)], axis=2)
+            values += [np.ones(N * nx), -ab.ravel()]
+        return np.concatenate(values), gw, g, gp, jp, stage
 
-    def _hessian(self, w, p, lam_g, stage):
+    def _second_order(self, w, p, lam_g, stage):
+        """The Lagrangian's Hessian (values on the fixed triplets) and d(grad_w L)/dp."""
         ocp = self.ocp
         hess, hp = self._second(w, p, lam_g[self.rest_rows])
-        hess = hess.tocsc()
+        values = [hess]
         if stage is not None:
             nx, nz, N = ocp.model.nx, ocp.model.nx + ocp.model.nu, ocp.N
             # gap rows enter the Lagrangian as lam' (x_{k+1} - F): curvature of -lam' F
             lam = -lam_g[self.gap_rows].reshape(N, nx).T
-            blocks = np.asarray(self._curvature(*stage, lam), float).reshape(nz, N, nz)
-            curv = sp.csc_matrix((blocks.transpose(1, 0, 2).ravel(),
-                                  (self._h_rows, self._h_cols)), shape=(ocp.nw, ocp.nw))
-            hess = hess + curv
-        return hess.tocsc(), hp.tocsc()
+            blocks = self._curvature(*stage, lam)[0].reshape(N, nz, nz).transpose(0, 2, 1)
+            values.append(blocks.ravel())
+        return np.concatenate(values), self._second.dense(1, hp)
+
+    def _jt(self, jac, lam):
+        """J' lam from the triplets."""
+        return np.bincount(self._j_cols, jac * lam[self._j_rows], minlength=self.ocp.nw)
+
+    def _jmat(self, jac):
+        return sp.csc_matrix((jac, (self._j_rows, self._j_cols)),
+                             shape=(self.ocp.ng, self.ocp.nw))
+
+    def _kkt(self, hess, jac, bound, rows):
+        """The KKT matrix [H_FF J_AF'; J_AF 0] (csc) for free entries F and active rows A;
+        ``hess`` None puts the identity in place of H."""
+        free, act = np.flatnonzero(~bound), np.flatnonzero(rows)
+        nf = len(free)
+        at_w = np.full(self.ocp.nw, -1)
+        at_w[free] = np.arange(nf)
+        at_g = np.full(self.ocp.ng, -1)
+        at_g[act] = nf + np.arange(len(act))
+        r, c = at_g[self._j_rows], at_w[self._j_cols]
+        keep = (r >= 0) & (c >= 0)
+        jr, jc, jv = r[keep], c[keep], jac[keep]
+        if hess is None:
+            hr = hc = np.arange(nf)
+            hv = np.ones(nf)
+        else:
+            hr, hc = at_w[self._h_rows], at_w[self._h_cols]
+            keep = (hr >= 0) & (hc >= 0)
+            hr, hc, hv = hr[keep], hc[keep], hess[keep]
+        n = nf + len(act)
+        kkt = sp.csc_matrix((np.concatenate([hv, jv, jv]),
+                             (np.concatenate([hr, jr, jc]), np.concatenate([hc, jc, jr]))),
+                            shape=(n, n))
+        return kkt, free, act
 
     # ------------------------------------------------------------------ the derivative
     def compute(self, w, p, bounds, columns=None, full=True, active_tol=ACTIVE_TOL):
@@ -271,36 +366,42 @@ class Differentiator:
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(p))):
             return failed('not_finite', 'the solution or the parameters are not finite')
         lbw, ubw, lbg, ubg = (np.asarray(b, float).ravel() for b in bounds)
-        jac, gw, gp, jp, g, stage = self._jacobian(w, p)
+        jac, gw, g, gp, jp, stage = self._first_order(w, p)
         try:
             sets, lam_g, lam_x, residual, weak = self._active_set(
                 w, g, jac, gw, (lbw, ubw, lbg, ubg), active_tol)
             at_lo, at_hi, g_lo, g_hi = sets
             bound, rows = at_lo | at_hi, (lbg == ubg) | g_lo | g_hi
-            hess, hp = self._hessian(w, p, lam_g, stage)
+            hess, hp = self._second_order(w, p, lam_g, stage)
+            kkt, free, act = self._kkt(hess, jac, bound, rows)
+            lu = splu(kkt)
+            rhs = np.vstack([hp[free][:, cols], jp[act][:, cols]])
             if full:
-                dw, dlam_g, dlam_x = self._solve(hess, hp, jac, jp, cols, bound, rows)
+                dw, dlam_g, dlam_x = self._solve(lu, free, act, rhs, hess, hp[:, cols], jac,
+                                                 bound)
                 du0 = dw[ocp.u_index[0]]
             else:
-                du0 = self._solve_u0(hess, hp, jac, jp, cols, bound, rows)
+                du0 = self._solve_u0(lu, free, rhs)
         except RuntimeError as err:   # splu: a singular matrix
-            return failed('singular', 'the KKT matrix at this active set is singular (%s)'
-                          % err)
+            return failed('singular', 'the KKT matrix is singular at this active set (%s): '
+                          'active constraints that depend on each other, or variables the '
+                          'cost does not decide' % err)
         if not (np.all(np.isfinite(du0)) and np.all(np.isfinite(lam_g))):
             return failed('not_finite', 'the derivatives are not finite')
-        dV = gp + jp.T @ lam_g
-        active = [self.var_labels[i] + (' lower' if at_lo[i] else ' upper')
-                  for i in np.flatnonzero(bound)]
-        active += ['g[%d] %s' % (i, 'lower' if g_lo[i] else 'upper')
-                   for i in np.flatnonzero(g_lo | g_hi)]
+        dV = gp[cols] + jp[:, cols].T @ lam_g
         out = SolveSensitivity(
-            status='ok', labels=[self.labels[c] for c in cols], index=cols, dV=dV[cols],
-            du0=du0, dV_bounds=self._bound_derivatives(lam_x), active=active,
+            status='ok', labels=[self.labels[c] for c in cols], index=cols, dV=dV, du0=du0,
             weakly_active=weak, kkt_residual=residual, lam_g=lam_g, lam_x=lam_x)
         if full:
+            out.active = [self.var_labels[i] + (' lower' if at_lo[i] else ' upper')
+                          for i in np.flatnonzero(bound)]
+            out.active += ['g[%d] %s' % (i, 'lower' if g_lo[i] else 'upper')
+                           for i in np.flatnonzero(g_lo | g_hi)]
+            out.dV_bounds = self._bound_derivatives(lam_x)
             out.dw = dw
-            out.margin = self._margins(w, g, dw, jac, jp, cols, (lbw, ubw, lbg, ubg), sets,
-                                       (lam_x, lam_g), (dlam_x, dlam_g))
+            out.margin = self._margins(w, g, dw, self._jmat(jac), jp, cols,
+                                       (lbw, ubw, lbg, ubg), sets, (lam_x, lam_g),
+                                       (dlam_x, dlam_g))
         out.seconds = time.perf_counter() - started
         return out
 
@@ -339,55 +440,42 @@ class Differentiator:
     def _multipliers(self, jac, gw, bound, rows):
         """Least-squares multipliers of stationarity for the given active sets; returns
         (lam_g, lam_x, stationarity residual on the free entries)."""
-        free = np.flatnonzero(~bound)
-        act = np.flatnonzero(rows)
-        j_af = jac[act][:, free]
+        kkt, free, act = self._kkt(None, jac, bound, rows)
         nf = len(free)
-        kkt = sp.bmat([[sp.identity(nf, format='csc'), j_af.T], [j_af, None]], format='csc')
         sol = splu(kkt).solve(np.concatenate([-gw[free], np.zeros(len(act))]))
-        lam_g = np.zeros(jac.shape[0])
+        lam_g = np.zeros(self.ocp.ng)
         lam_g[act] = sol[nf:]
-        lam_x = -(gw + jac.T @ lam_g)
+        lam_x = -(gw + self._jt(jac, lam_g))
         lam_x[free] = 0.0
         residual = float(np.max(np.abs(sol[:nf]), initial=0.0))
         return lam_g, lam_x, residual
 
-    def _solve(self, hess, hp, jac, jp, cols, bound, rows):
+    def _solve(self, lu, free, act, rhs, hess, hp, jac, bound):
         """The tangent of (w, lam) along the parameter columns, active set fixed."""
-        kkt, free, act = self._kkt(hess, jac, bound, rows)
-        fixed = np.flatnonzero(bound)
-        rhs = -np.vstack([hp[free][:, cols].toarray(), jp[act][:, cols].toarray()])
-        sol = splu(kkt).solve(rhs)
+        ocp = self.ocp
+        sol = -lu.solve(rhs)
         nf = len(free)
-        dw = np.zeros((jac.shape[1], len(cols)))
+        dw = np.zeros((ocp.nw, rhs.shape[1]))
         dw[free] = sol[:nf]
-        dlam_g = np.zeros((jac.shape[0], len(cols)))
+        dlam_g = np.zeros((ocp.ng, rhs.shape[1]))
         dlam_g[act] = sol[nf:]
         dlam_x = np.zeros_like(dw)
+        fixed = np.flatnonzero(bound)
         if len(fixed):
-            dlam_x[fixed] = -(hess[fixed] @ dw + hp[fixed][:, cols].toarray()
-                              + jac[:, fixed].T @ dlam_g)
+            h = sp.csr_matrix((hess, (self._h_rows, self._h_cols)), shape=(ocp.nw, ocp.nw))
+            dlam_x[fixed] = -(h[fixed] @ dw + hp[fixed] + (self._jmat(jac).T @ dlam_g)[fixed])
         return dw, dlam_g, dlam_x
 
-    def _solve_u0(self, hess, hp, jac, jp, cols, bound, rows):
-        """du0/dp along ``cols`` by the adjoint: one solve per input with the (symmetric) KKT
-        matrix, then one product with the right-hand sides."""
-        kkt, free, act = self._kkt(hess, jac, bound, rows)
+    def _solve_u0(self, lu, free, rhs):
+        """du0/dp along the columns by the adjoint: one solve per input with the (symmetric)
+        KKT matrix, then one product with the right-hand sides."""
         u0 = self.ocp.u_index[0]
         where = {j: i for i, j in enumerate(free)}
-        seeds = np.zeros((kkt.shape[0], len(u0)))
+        seeds = np.zeros((rhs.shape[0], len(u0)))
         for i, j in enumerate(u0):
             if j in where:      # an input at an active bound does not move
                 seeds[where[j], i] = 1.0
-        adjoint = splu(kkt).solve(seeds)
-        rhs = np.vstack([hp[free][:, cols].toarray(), jp[act][:, cols].toarray()])
-        return -adjoint.T @ rhs
-
-    def _kkt(self, hess, jac, bound, rows):
-        free, act = np.flatnonzero(~bound), np.flatnonzero(rows)
-        j_af = jac[act][:, free]
-        kkt = sp.bmat([[hess[free][:, free], j_af.T], [j_af, None]], format='csc')
-        return kkt, free, act
+        return -lu.solve(seeds).T @ rhs
 
     def _margins(self, w, g, dw, jac, jp, cols, bounds, sets, lams, dlams):
         """(2, n): the largest decrease / increase of each parameter that keeps the active set
@@ -395,7 +483,7 @@ class Differentiator:
         reaching zero)."""
         lbw, ubw, lbg, ubg = bounds
         at_lo, at_hi, g_lo, g_hi = sets
-        dg = jac @ dw + jp[:, cols].toarray()
+        dg = jac @ dw + jp[:, cols]
         margin = np.full((2, len(cols)), np.inf)
         with np.errstate(divide='ignore', invalid='ignore'):
             for sign, row in ((-1.0, 0), (1.0, 1)):
