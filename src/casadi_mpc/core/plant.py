@@ -24,13 +24,14 @@ class Plant:
         self.max_step = float(max_step)
         self.noise = np.broadcast_to(np.asarray(noise_std, float), (model.nx,)).copy()
         self.rng = np.random.default_rng(seed)
-        self._steps = {}
 
     def _integrator(self, h, jacobian=False):
+        # kept with the model: plants of the same model (one per rollout) share them
+        steps = self.model.meta.setdefault('_plant_steps', {})
         key = (round(h, 12), jacobian)
-        if key not in self._steps:
-            self._steps[key] = (rk4_step_jacobian if jacobian else rk4_step)(self.model, h)
-        return self._steps[key]
+        if key not in steps:
+            steps[key] = (rk4_step_jacobian if jacobian else rk4_step)(self.model, h)
+        return steps[key]
 
     def step(self, u, dt, jacobian=False):
         raw = np.asarray(u, dtype=float).ravel()

@@ -34,12 +34,13 @@ TIME_LIMIT = 10.0     # [s] per solve in tuning rollouts
 TOL = 1e-8            # solver tolerance of tuning rollouts (at most)
 
 
-def tuning_config(cfg):
-    """The config tuning rollouts run: RTI replaced by SQP iterated to convergence, a
-    generous time limit, a tolerance of at most 1e-8."""
+def tuning_config(cfg, converged=True):
+    """The config tuning rollouts run: RTI replaced by SQP iterated to convergence (unless
+    ``converged`` is False: the controller as deployed), a generous time limit, a tolerance of
+    at most 1e-8."""
     changes = {'solver.time_limit': TIME_LIMIT, 'solver.tol': min(cfg.solver.tol, TOL),
                'solver.max_iter': max(cfg.solver.max_iter, 100)}
-    if cfg.solver.name == 'sqp_rti':
+    if cfg.solver.name == 'sqp_rti' and converged:
         changes['solver.name'] = 'sqp'
     return with_changes(cfg, changes, 'tuning rollouts')
 
@@ -108,16 +109,13 @@ def select(weights, chosen=(), bounds=None, spread=1000.0):
 
 
 def weight_changes(cfg, weights):
-    """The config changes ({'costs.effort.weight': [...]}) that set the weight entries
-    ``weights`` (label -> value), other entries as in ``cfg``."""
-    out = {}
+    """The config changes ({'costs.effort.weight': [...]}, one per term) that set the weight
+    entries ``weights`` (label -> value), every other entry as in ``cfg``."""
+    out = {'costs.%s.weight' % term: list(c.weight) for term, c in cfg.costs.items()}
     for label, value in weights.items():
         key, i = weight_key(label)
-        term = key.split('.')[1]
         if key not in out:
-            if term not in cfg.costs:
-                raise ConfigError('%s: no cost term %s in the config' % (label, term))
-            out[key] = list(cfg.costs[term].weight)
+            raise ConfigError('%s: no cost term %s in the config' % (label, key.split('.')[1]))
         if not out[key] or i >= len(out[key]):
             raise ConfigError('%s: the config gives %d weights for %s; tuning needs them '
                               'written out' % (label, len(out[key]), key))
@@ -156,9 +154,10 @@ class Evaluator:
     """Runs rollouts of one config for any weights; built once per process (the controller
     and its solver, compiled or not, the plant's and the metrics' functions)."""
 
-    def __init__(self, cfg, loss, progress=None):
+    def __init__(self, cfg, loss, progress=None, converged=True):
         cfg = cfg if isinstance(cfg, MPCConfig) else MPCConfig.model_validate(cfg)
-        self.ctrl = MPCController(tuning_config(cfg), progress=progress)
+        self.ctrl = MPCController(tuning_config(cfg, converged), progress=progress)
+        self.rti = self.ctrl.cfg.solver.name == 'sqp_rti'
         self.cfg = expand_weights(self.ctrl.cfg, self.ctrl)
         self.goal = np.asarray(self.cfg.goal, float) if self.cfg.goal else None
         self.loss = loss
@@ -194,6 +193,9 @@ class Evaluator:
         for a failing solve: it counts, and makes the gradient invalid."""
         started = time.perf_counter()
         ctrl, cfg, model = self.ctrl, self.cfg, self.ctrl.model
+        if gradient and self.rti:
+            raise ConfigError('loss gradients differentiate the converged solution; this '
+                              'evaluator runs sqp_rti as deployed')
         self.set_weights(weights)
         x0, goal, plant_p, std = check_scenario(scenario, model, cfg.model.params)
         ctrl.reset()

@@ -38,6 +38,7 @@ from scipy.sparse.linalg import splu
 from .integrators import rk4_step_jacobian, rk4_step_second_order
 from .solvers.compiled import build_library
 
+COMPILE_LIMIT = 400000   # operations: above, generated C takes minutes to build; run in the VM
 ACTIVE_TOL = 1e-6    # [SI] an entry this close to a bound (relative above 1) may be active
 MULTIPLIER_TOL = 1e-7  # relative to max(1, |grad f|): smaller multipliers are weakly active
 # parameter blocks the dynamics depend on: no directions there (the dynamics' mixed second
@@ -204,11 +205,15 @@ class Differentiator:
         self._second = Buffered(ca.Function('sens_second', [w, p, lam], [
             ca.hessian(lagrangian, w)[0], ca.jacobian(ca.gradient(lagrangian, w), p)],
             {'cse': True}))
+        self._stage_ops = 0
         rows, cols = self._first.triplets[2]
         self._j_rows, self._j_cols = [rest[rows]], [cols]
         self._h_rows, self._h_cols = [self._second.triplets[0][0]], [self._second.triplets[0][1]]
         if staged:
             second = rk4_step_second_order(m, ocp.dt, ocp.substeps, 'sens_stage', chain=chain)
+            # a chained stage function stands for a model too large to expand: never compiled
+            self._stage_ops = second.n_instructions() if second.is_a('SXFunction') else \
+                COMPILE_LIMIT + 1
             args = second.mx_in()
             self._curvature = Buffered(ca.Function(
                 'sens_curv', args, [ca.densify(second.call(args)[2])]).map(ocp.N))
@@ -227,8 +232,8 @@ class Differentiator:
             self._j_cols += [ocp.x_index[1:].ravel(), np.tile(idx, (1, nx)).ravel()]
         self._j_rows, self._j_cols = np.concatenate(self._j_rows), np.concatenate(self._j_cols)
         self._h_rows, self._h_cols = np.concatenate(self._h_rows), np.concatenate(self._h_cols)
-        self.compiled = bool(compiled)
-        if self.compiled:
+        self.compiled = False
+        if compiled:
             self._compile(cache_dir, progress)
 
     def _compile(self, cache_dir, progress):
@@ -236,6 +241,13 @@ class Differentiator:
         names = ['_first', '_second'] + (['_curvature', '_dynamics']
                                          if self.gap_rows is not None else [])
         fns = [getattr(self, n).fn for n in names]
+        say = progress or (lambda msg: None)
+        ops = self._first.fn.n_instructions() + self._second.fn.n_instructions() + \
+            self.ocp.N * self._stage_ops
+        if ops > COMPILE_LIMIT:
+            say('sensitivities run in the virtual machine: %d operations would take minutes to '
+                'compile (limit %d)' % (ops, COMPILE_LIMIT))
+            return
         digest = hashlib.sha256(ca.__version__.encode())
         for fn in fns:
             digest.update(fn.serialize().encode())
@@ -247,13 +259,13 @@ class Differentiator:
                 cg.add(fn)
             cg.generate(str(directory) + '/')
             return [str(directory) + '/sensitivity.c']
-        say = progress or (lambda msg: None)
         started = time.perf_counter()
         path, built = build_library(sources, key, cache_dir, progress)
         say('%s the compiled sensitivities in %.1f s (%s)' % (
             'built' if built else 'loaded', time.perf_counter() - started, path))
         for name, fn in zip(names, fns):
             setattr(self, name, Buffered(ca.external(fn.name(), str(path))))
+        self.compiled = True
 
     def _gap_rows(self):
         """Rows of g that are the gaps x_{k+1} - F(x_k, u_k, p_model), stage by stage, or None

@@ -29,15 +29,16 @@ def _where():
         return 'this process'
 
 
-def evaluator(cfg_json, loss_json):
+def evaluator(cfg_json, loss_json, converged=True):
     """The process's Evaluator for this config and loss, and a note when it was just built."""
-    key = hashlib.sha256((cfg_json + '\n' + loss_json).encode()).hexdigest()
+    key = hashlib.sha256((cfg_json + '\n' + loss_json + str(converged)).encode()).hexdigest()
     if key in _EVALUATORS:
         return _EVALUATORS[key], ''
     messages = []
     started = time.perf_counter()
     ev = Evaluator(MPCConfig.model_validate_json(cfg_json),
-                   LossFile.model_validate_json(loss_json), progress=messages.append)
+                   LossFile.model_validate_json(loss_json), progress=messages.append,
+                   converged=converged)
     _EVALUATORS[key] = ev
     solver = ev.cfg.solver
     what = messages[-1] if messages else 'built the %s solver%s' % (
@@ -46,9 +47,10 @@ def evaluator(cfg_json, loss_json):
                                                        what)
 
 
-def rollout_task(cfg_json, loss_json, weights, scenario, gradient=(), keep=False):
+def rollout_task(cfg_json, loss_json, weights, scenario, gradient=(), keep=False,
+                 converged=True):
     """One rollout (a Dask task): (Outcome, note)."""
-    ev, note = evaluator(cfg_json, loss_json)
+    ev, note = evaluator(cfg_json, loss_json, converged)
     return ev.run(weights, ev.loss.scenarios[scenario], list(gradient), keep), note
 
 
@@ -77,9 +79,11 @@ class Runner:
             self.client = Client(self.cluster)
             self.where = 'Dask LocalCluster (%d workers)' % n
 
-    def map(self, jobs):
-        """Outcomes of ``jobs`` = [(weights, scenario index, gradient labels, keep)], in order."""
-        args = [(self.cfg_json, self.loss_json, w, s, tuple(g), k) for w, s, g, k in jobs]
+    def map(self, jobs, converged=True):
+        """Outcomes of ``jobs`` = [(weights, scenario index, gradient labels, keep)], in order;
+        ``converged`` False: the config's own solver (sqp_rti as deployed)."""
+        args = [(self.cfg_json, self.loss_json, w, s, tuple(g), k, converged)
+                for w, s, g, k in jobs]
         if self.client is None:
             results = [rollout_task(*a) for a in args]
         else:

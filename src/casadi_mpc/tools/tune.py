@@ -83,6 +83,10 @@ def main(argv=None):
         progress.close()
         w1 = np.exp(result.theta)
         before, after = problem.rollouts(runner, [problem.w0, w1], keep=True)
+        deployed = None
+        if problem.cfg.solver.name == 'sqp_rti':
+            deployed = [float(np.mean([o.loss for o in batch])) for batch in
+                        problem.rollouts(runner, [problem.w0, w1], converged=False)]
         rollouts = runner.rollouts
     loss0 = result.history[0]['loss']
     param_file.write(problem.path, tuned_path,
@@ -100,6 +104,7 @@ def main(argv=None):
                        result.history],
         'metrics_before': {o.scenario: o.metrics for o in before},
         'metrics_after': {o.scenario: o.metrics for o in after},
+        'loss_sqp_rti_before_after': deployed,
     }
     history_path.write_text(json.dumps(history, indent=1, default=float))
     from .tuning_plots import plot_tuning
@@ -107,6 +112,9 @@ def main(argv=None):
     print('loss %.6g -> %.6g (%+.1f %%) after %d iterations, %d rollouts, %.1f s: %s' % (
         loss0, result.loss, 100 * (result.loss - loss0) / abs(loss0) if loss0 else 0.0,
         len(result.history) - 1, rollouts, history['seconds'], result.stop))
+    if deployed is not None:
+        print('the config runs sqp_rti: tuned with sqp to convergence; loss of sqp_rti as '
+              'deployed %.6g -> %.6g' % tuple(deployed))
     for label, a, b in zip(problem.labels, problem.w0, w1):
         if a != b:
             print('  %-36s %12.6g -> %-12.6g (x%.3g)' % (label, a, b, b / a))

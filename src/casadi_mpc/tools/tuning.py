@@ -61,12 +61,12 @@ class Problem:
     def weights_at(self, w):
         return {label: float(v) for label, v in zip(self.labels, w)}
 
-    def rollouts(self, runner, candidates, gradient=False, keep=False):
+    def rollouts(self, runner, candidates, gradient=False, keep=False, converged=True):
         """For each weight vector in ``candidates``: the scenarios' outcomes (one batch)."""
         n = len(self.spec.scenarios)
         jobs = [(self.weights_at(w), s, self.labels if gradient else (), keep)
                 for w in candidates for s in range(n)]
-        outcomes = runner.map(jobs)
+        outcomes = runner.map(jobs, converged)
         return [outcomes[i * n:(i + 1) * n] for i in range(len(candidates))]
 
     def point(self, theta, outcomes):
