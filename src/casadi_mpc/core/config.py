@@ -203,14 +203,14 @@ def _describe(err):
     return '; '.join(parts)
 
 
-def validate(schema, data, source):
-    """Validate a plain (possibly dotted) dict into ``schema``, or raise ConfigError naming the
-    key, the value and the rule."""
+def validate(schema, data, source, dotted=True):
+    """Validate a plain (possibly dotted, unless ``dotted`` is False) dict into ``schema``, or
+    raise ConfigError naming the key, the value and the rule."""
     if not isinstance(data, dict):
         raise ConfigError('%s: expected a mapping of parameters, got %s'
                           % (source, type(data).__name__))
     try:
-        return schema.model_validate(unflatten(data))
+        return schema.model_validate(unflatten(data) if dotted else data)
     except ValidationError as err:
         raise ConfigError('%s: %s' % (source, _describe(err))) from None
 

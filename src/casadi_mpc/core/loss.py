@@ -138,7 +138,7 @@ class LossFile(Strict):
 def load(path):
     """Read and validate a loss file, or raise ConfigError naming the key and the problem."""
     data = read_yaml(path)
-    spec = validate(LossFile, data if data is not None else {}, str(path))
+    spec = validate(LossFile, data if data is not None else {}, str(path), dotted=False)
     for i, s in enumerate(spec.scenarios):
         if not s.name:
             s.name = 'scenario%d' % i

@@ -45,6 +45,25 @@ def tuning_config(cfg, converged=True):
     return with_changes(cfg, changes, 'tuning rollouts')
 
 
+def prepare(scenario, cfg, model, ocp):
+    """(x0, goal, noise std) of a scenario for this config, checked (ConfigError naming the
+    scenario and the key). The goal: the scenario's, else the reference's end, else the
+    config's."""
+    x0, goal, _, std = check_scenario(scenario, model, cfg.model.params)
+    ref = scenario.reference
+    if ref is not None and not ocp.uses_reference:
+        raise ConfigError('scenario %s gives a reference, but no cost term of the config '
+                          'tracks one (reference_tracking)' % scenario.name)
+    if goal is None and ref is not None:
+        goal = np.asarray(reference_at(ref, [ref.t[-1]])[0])
+    if goal is None and cfg.goal:
+        goal = np.asarray(cfg.goal, float)
+    if goal is None:
+        raise ConfigError('scenario %s: no goal: give goal or reference, or set goal in the '
+                          'config' % scenario.name)
+    return x0, goal, std
+
+
 def weight_key(label):
     """'costs.effort.weight[1]' -> ('costs.effort.weight', 1)."""
     match = LABEL.match(label)
@@ -59,10 +78,11 @@ def current_weights(ctrl):
     return {label: float(p[i]) for label, i in weight_entries(ctrl.ocp)}
 
 
-def config_weights(cfg):
+def config_weights(cfg, problem=None):
     """label -> value of every weight entry of ``cfg`` (term defaults filled in, disabled
-    terms zero), from the problem's parameter layout; builds no solver."""
-    model, terms, ocp = build_problem(cfg)
+    terms zero), from the problem's parameter layout (``problem``: build_problem's result);
+    builds no solver."""
+    model, terms, ocp = problem or build_problem(cfg)
     t = resolve(cfg, model, terms)
     p = ocp.pack(np.zeros(model.nx), np.zeros(model.nu), t.goal, t.model_p, t.weights, None,
                  t.obstacles)
@@ -159,7 +179,6 @@ class Evaluator:
         self.ctrl = MPCController(tuning_config(cfg, converged), progress=progress)
         self.rti = self.ctrl.cfg.solver.name == 'sqp_rti'
         self.cfg = expand_weights(self.ctrl.cfg, self.ctrl)
-        self.goal = np.asarray(self.cfg.goal, float) if self.cfg.goal else None
         self.loss = loss
         self.entries = dict(weight_entries(self.ctrl.ocp))
         t = self.ctrl.tuning
@@ -197,22 +216,13 @@ class Evaluator:
             raise ConfigError('loss gradients differentiate the converged solution; this '
                               'evaluator runs sqp_rti as deployed')
         self.set_weights(weights)
-        x0, goal, plant_p, std = check_scenario(scenario, model, cfg.model.params)
+        x0, goal, std = prepare(scenario, cfg, model, ctrl.ocp)
         ctrl.reset()
         ref = scenario.reference
-        if goal is None:
-            goal = np.asarray(reference_at(ref, [ref.t[-1]])[0]) if ref is not None else \
-                self.goal
-        if goal is None:
-            raise ConfigError('scenario %s: no goal: give goal or reference, or set goal in '
-                              'the config' % scenario.name)
         try:
             ctrl.set_goal(goal)
         except ValueError as err:
             raise ConfigError('scenario %s: %s' % (scenario.name, err)) from None
-        if ref is not None and not ctrl.ocp.uses_reference:
-            raise ConfigError('scenario %s gives a reference, but no cost term of the config '
-                              'tracks one (reference_tracking)' % scenario.name)
         plant = Plant(model, x0, dict(cfg.model.params, **scenario.mismatch),
                       max_step=min(cfg.dt, 0.01), noise_std=std, seed=scenario.noise.seed)
         cols = np.array([self.entries[label] for label in gradient], int)

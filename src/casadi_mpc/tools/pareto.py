@@ -50,7 +50,7 @@ def front_and_knee(energy, task):
     t = (task[order] - task[order].min()) / max(np.ptp(task[order]), 1e-300)
     a, b = np.array([e[0], t[0]]), np.array([e[-1], t[-1]])
     chord = (b - a) / max(np.linalg.norm(b - a), 1e-300)
-    dist = [abs(np.cross(chord, np.array([ei, ti]) - a)) for ei, ti in zip(e, t)]
+    dist = [abs(chord[0] * (ti - a[1]) - chord[1] * (ei - a[0])) for ei, ti in zip(e, t)]
     return order, order[int(np.argmax(dist))]
 
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..core import loss as loss_file
 from ..core.config import ConfigError, load, with_changes
-from ..core.rollout import config_weights, select, weight_key
+from ..core.controller import build_problem
+from ..core.rollout import config_weights, prepare, select, weight_key
 from ..core.solvers import BACKENDS
 from ..core.tuner import Point
 from .cluster import Runner
@@ -49,7 +50,10 @@ class Problem:
         self.cfg = cfg
         self.path = Path(args.config)
         self.spec = loss_file.load(args.scenarios)
-        self.weights = config_weights(cfg)
+        built = build_problem(cfg)
+        for scenario in self.spec.scenarios:
+            prepare(scenario, cfg, built[0], built[2])
+        self.weights = config_weights(cfg, built)
         tune = self.spec.tune
         self.labels, self.lower, self.upper = select(self.weights, tune.weights, tune.bounds)
         self.w0 = np.array([self.weights[label] for label in self.labels])
