@@ -20,6 +20,8 @@ COMMANDS = {
              'parameter file'),
     'pareto': ('casadi_mpc.tools.pareto', 'main',
                'task-energy front over the energy weights; writes the knee point'),
+    'docs': ('casadi_mpc.tools.docs', 'main',
+             "the README's parameter tables from the schemas (--check, --write)"),
 }
 
 

@@ -15,10 +15,8 @@ def make_node(ros_env):
     rclpy.init(context=context, domain_id=int(ros_env['ROS_DOMAIN_ID']))
     nodes = []
 
-    def make(overrides):
-        node = rclpy.create_node('mpc_node_%d' % len(nodes), context=context,
-                                 parameter_overrides=[
-            Parameter(k, value=v) for k, v in overrides.items()])
+    def make():
+        node = rclpy.create_node('mpc_node_%d' % len(nodes), context=context)
         nodes.append(node)
         return node
     yield make
@@ -28,9 +26,10 @@ def make_node(ros_env):
 
 
 def test_declared_types_values_and_read_only(make_node):
-    node = make_node({'rate_hz': 20, 'goal': [1, 2, 0], 'costs.effort.weight': [0.5, 0.5],
-                      'model.params.unused': 1})
-    cfg, specs = params.declare_config(node, MPCConfig, parse)
+    node = make_node()
+    cfg, specs = params.declare_config(node, MPCConfig, parse, {
+        'rate_hz': 20, 'goal': [1, 2, 0], 'costs.effort.weight': [0.5, 0.5],
+        'model.params.unused': 1})
     assert cfg.rate_hz == 20.0 and cfg.goal == [1.0, 2.0, 0.0]
     assert cfg.costs['effort'].weight == [0.5, 0.5]
     assert cfg.model.params == {'unused': 1.0}
@@ -66,11 +65,11 @@ def test_declared_types_values_and_read_only(make_node):
 
 def test_unknown_and_mistyped_overrides_name_the_parameter(make_node):
     with pytest.raises(ConfigError, match='unknown parameter.*horizn'):
-        params.declare_config(make_node({'horizn': 10}), MPCConfig, parse)
+        params.declare_config(make_node(), MPCConfig, parse, {'horizn': 10})
     with pytest.raises(ConfigError, match='rate_hz'):
-        params.declare_config(make_node({'rate_hz': 'fast'}), MPCConfig, parse)
+        params.declare_config(make_node(), MPCConfig, parse, {'rate_hz': 'fast'})
     with pytest.raises(ConfigError, match='horizon'):
-        params.declare_config(make_node({'horizon': 0}), MPCConfig, parse)
+        params.declare_config(make_node(), MPCConfig, parse, {'horizon': 0})
 
 
 def test_yaml_file_gives_the_same_config_as_the_loader(systems, probe):

@@ -179,3 +179,29 @@ def test_shipped_yaml_round_trips_through_the_parameters(path):
         values.update({n: float(v) for n, v in given.items()
                        if n.startswith(params.MODEL_PARAMS)})
         assert parser(values) == load(path)
+
+
+def test_command_line_overrides_in_the_order_rcl_applies_them(tmp_path):
+    from casadi_mpc.ros.param_files import overrides
+    first = tmp_path / 'first.yaml'
+    first.write_text('/**:\n  ros__parameters:\n    rate_hz: 5.0\n    frame_id: map\n'
+                     'mpc_node:\n  ros__parameters:\n    rate_hz: 20.0\n    costs:\n'
+                     '      effort:\n        weight: [0.1, 0.2]\n    bounds:\n'
+                     '      x_min: []\n'
+                     'sim_node:\n  ros__parameters:\n    sim_rate_hz: 50.0\n')
+    second = tmp_path / 'second.yaml'
+    second.write_text('/robot1/mpc_node:\n  ros__parameters:\n    horizon: 30\n'
+                      'mpc_node:\n  ros__parameters:\n    horizon: 10\n')
+    argv = ['prog', '--ros-args', '--params-file', str(first), '--params-file', str(second),
+            '-p', 'goal:=[1, 2, 0]', '-p', 'rate_hz:=25.0', '-r', '__node:=mpc_node']
+    got = overrides(argv, 'mpc_node')
+    # the node's own section wins over the wildcard, later files and -p over earlier ones
+    assert got == {'rate_hz': 25.0, 'frame_id': 'map', 'costs.effort.weight': [0.1, 0.2],
+                   'bounds.x_min': [], 'horizon': 10, 'goal': [1, 2, 0]}
+    # under a namespace, the namespaced section and the wildcard apply, not the bare name
+    spaced = overrides(argv[:6] + ['-r', '__ns:=/robot1'], 'mpc_node')
+    assert spaced['horizon'] == 30 and spaced['rate_hz'] == 5.0
+    # a remapped name takes that name's sections; arguments outside --ros-args are not ROS's
+    assert overrides(['prog', '-p', 'x:=1', '--ros-args', '--params-file', str(first), '-r',
+                      '__node:=sim_node'], 'mpc_node') == {'rate_hz': 5.0, 'frame_id': 'map',
+                                                           'sim_rate_hz': 50.0}

@@ -33,3 +33,14 @@ def test_simulate_reports_config_errors(capsys):
     code = main(['simulate', '--config', CONFIG, '--goal', '1', '--quiet'])
     assert code == 2
     assert 'goal = [1.0]: expected 3 values' in capsys.readouterr().err
+
+
+def test_simulate_says_why_solves_failed(tmp_path, capsys):
+    out = tmp_path / 's.json'
+    code = main(['simulate', '--config', CONFIG, '--steps', '4', '--quiet', '--time-limit',
+                 '1e-9', '--json', str(out)])
+    assert code == 1
+    summary = json.loads(out.read_text())
+    assert summary['failures'] == 4 and summary['failure_status'] == {'timeout': 4}
+    text = capsys.readouterr().out
+    assert 'timeout 4: solves longer than solver.time_limit 1e-09 s' in text

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from casadi_mpc.core.solvers.base import SolveResult, failure
-from casadi_mpc.core.supervisor import EnergyMeter, Mode, Pacer, Supervisor
+from casadi_mpc.core.supervisor import EnergyMeter, Mode, Supervisor
 
 LB, UB = np.array([-1.0, -2.0]), np.array([1.0, 2.0])
 X = np.zeros(3)
@@ -162,37 +162,6 @@ def test_energy_meter_integrates_and_skips_unknown_state():
     meter.add(None, np.array([5.0, 5.0]), 0.1)
     meter.add(X, np.array([np.nan, 0.0]), 0.1)
     assert meter.total == pytest.approx(0.2)
-
-
-def test_pacer_keeps_to_the_grid_through_jitter_and_drops_bursts():
-    p, pacer, steps = 0.01, Pacer(), []
-    # one message a period with +-2 ms of jitter, every fifth one followed by a duplicate
-    rng = np.random.default_rng(0)
-    for i in range(1000):
-        t = i * p + rng.uniform(-0.002, 0.002)
-        for dt in ((0.0, 1e-4) if i % 5 == 0 else (0.0,)):
-            if pacer.ready(t + dt):
-                pacer.stepped(t + dt, p)
-                steps.append(t + dt)
-    assert len(steps) == 1000   # one step per message, none for the duplicates
-    assert min(np.diff(steps)) >= 0.5 * p
-    for i in range(1000, 2000):     # messages at twice the rate: every other one is stepped
-        for t in (i * p, (i + 0.5) * p):
-            if pacer.ready(t):
-                pacer.stepped(t, p)
-                steps.append(t)
-    assert len(steps) == 2000
-
-
-def test_pacer_restarts_after_a_gap_or_a_clock_jump():
-    p, pacer = 0.1, Pacer()
-    pacer.stepped(10.0, p)
-    assert not pacer.ready(10.04) and pacer.ready(10.06)
-    pacer.stepped(13.0, p)          # a gap: the grid starts again here
-    assert not pacer.ready(13.04) and pacer.ready(13.06)
-    assert pacer.ready(1.0)         # the clock went back (a simulation restarted)
-    pacer.stepped(1.0, p)
-    assert not pacer.ready(1.04) and pacer.ready(1.06)
 
 
 def test_every_kind_of_mode_change_is_logged_at_most_once_per_interval():

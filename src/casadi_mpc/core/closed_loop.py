@@ -19,6 +19,7 @@ class Log:
     solve_time: list = field(default_factory=list)
     iterations: list = field(default_factory=list)
     status: list = field(default_factory=list)
+    success: list = field(default_factory=list)
     task_cost: list = field(default_factory=list)
     energy_cost: list = field(default_factory=list)
     predictions: list = field(default_factory=list)
@@ -57,6 +58,7 @@ def run(controller, x0, steps, plant_params=None, noise_std=0.0, seed=0, progres
         log.solve_time.append(result.solve_time)
         log.iterations.append(result.iterations)
         log.status.append(result.status)
+        log.success.append(bool(result.success))
         log.task_cost.append(result.task_cost)
         log.energy_cost.append(result.energy_cost)
         if keep_predictions and result.x_pred is not None:
@@ -74,6 +76,7 @@ def run(controller, x0, steps, plant_params=None, noise_std=0.0, seed=0, progres
 
 def summarize(controller, log, energy, failures):
     st = np.asarray(log.solve_time) * 1e3
+    failed = [status for status, ok in zip(log.status, log.success) if not ok]
     it = np.asarray(log.iterations)
     final_error = controller.goal_error(log.x[-1])
     errors = [controller.goal_error(x) for x in log.x]
@@ -94,5 +97,6 @@ def summarize(controller, log, energy, failures):
                           'max': float(np.max(st))},
         'iterations': {'median': float(np.median(it)), 'max': int(np.max(it))},
         'failures': int(failures),
+        'failure_status': {k: failed.count(k) for k in sorted(set(failed))},
         'steps': len(log.u),
     }

@@ -73,14 +73,22 @@ class CostConfig(Strict):
 
 
 class SolverConfig(Strict):
-    name: Literal[BACKENDS] = Field('ipopt', description='backend',
+    name: Literal[BACKENDS] = Field('ipopt', description='backend: ipopt (interior point), '
+                                    'fatrop (structured interior point), sqp (Gauss-Newton SQP '
+                                    'to convergence), sqp_rti (one SQP step per control step)',
                                     json_schema_extra=STRUCTURAL)
     max_iter: int = Field(100, ge=1, le=10000, description='iteration limit per solve',
                           json_schema_extra=STRUCTURAL)
     tol: float = Field(1e-6, gt=0, le=1, description='convergence tolerance',
                        json_schema_extra=STRUCTURAL)
-    time_limit: float = Field(0.05, gt=0, le=10, description='time limit per solve [s]')
-    compiled: bool = Field(False, description='generate and compile C (sqp, sqp_rti)',
+    time_limit: float = Field(0.05, gt=0, le=10, description='time limit per solve [s]: a '
+                              'solve that takes longer counts as failed and is not applied '
+                              '(sqp and ipopt stop iterating at the limit, the compiled solver '
+                              'checks it per iteration); a failed solve is no warm start')
+    compiled: bool = Field(False, description='sqp, sqp_rti: generate C for the stage '
+                           'functions and link it with the structured SQP, built once with the '
+                           'system compiler and cached by structure; with sqp_rti the node '
+                           'prepares the next QP after each command',
                            json_schema_extra=STRUCTURAL)
     cache_dir: str = Field('', description='compiled solver cache (default ~/.cache/casadi_mpc)',
                            json_schema_extra=STRUCTURAL)
@@ -92,7 +100,8 @@ class SolverConfig(Strict):
 
 class BoundsConfig(Strict):
     u_min: List[float] = Field(default_factory=list, description='input lower bounds (SI units '
-                               'of each input; empty: model defaults)')
+                               'of each input; empty: model defaults); every input range must '
+                               'contain 0, the safe command at rest')
     u_max: List[float] = Field(default_factory=list, description='input upper bounds')
     x_min: List[float] = Field(default_factory=list, description='state lower bounds (SI units '
                                'of each state; empty: model defaults)')
@@ -100,7 +109,8 @@ class BoundsConfig(Strict):
 
 
 class ObstaclesConfig(Strict):
-    max_count: int = Field(0, ge=0, le=32, description='obstacle slots in the problem',
+    max_count: int = Field(0, ge=0, le=32, description='obstacle slots in the problem '
+                           '(circles, for bases)',
                            json_schema_extra=STRUCTURAL)
     x: List[float] = Field(default_factory=list, description='obstacle centres x [m]')
     y: List[float] = Field(default_factory=list, description='obstacle centres y [m]')
@@ -123,12 +133,14 @@ class MPCConfig(Strict):
     costs: Dict[str, CostConfig] = Field(default_factory=dict, description='cost terms by name '
                                          '(the set of terms is fixed at start; weights are not)')
     bounds: BoundsConfig = Field(default_factory=BoundsConfig)
-    terminal_constraint: bool = Field(False, description='constrain the last state to the goal')
+    terminal_constraint: bool = Field(False, description='constrain the last state to the '
+                                      'goal (switched by bounds: no rebuild)')
     terminal_tolerance: float = Field(0.0, ge=0, le=10, description='terminal constraint '
                                       'slack per state [SI]')
     obstacles: ObstaclesConfig = Field(default_factory=ObstaclesConfig)
     solver: SolverConfig = Field(default_factory=SolverConfig)
-    rate_hz: float = Field(10.0, gt=0, le=2000, description='control rate [Hz]')
+    rate_hz: float = Field(10.0, gt=0, le=2000, description='control rate [Hz]; a change '
+                           'takes effect with the next period')
     control_trigger: Literal['timer', 'state'] = Field(
         'timer', description='timer: solve at rate_hz on the node clock; state: solve as each '
         'state message arrives (lowest latency), at most rate_hz, a periodic check then only '
@@ -138,14 +150,16 @@ class MPCConfig(Strict):
         'on Linux, 0: off (the normal scheduler); needs CAP_SYS_NICE or an rtprio limit, '
         'else the node warns and runs unchanged', json_schema_extra=STRUCTURAL)
     state_timeout: float = Field(0.5, gt=0, le=60, description='state older than this is '
-                                 'stale and stops the robot [s]')
+                                 'stale and stops the robot [s]; the control period must be '
+                                 'at most half of it (rate_hz * state_timeout >= 2)')
     max_clock_offset: float = Field(0.5, ge=0, le=10, description='a state stamped further '
                                     'ahead of the node clock than this is refused (the clocks '
                                     'disagree) [s]; a state older than state_timeout by its '
                                     'stamp is stale')
     fallback_steps: int = Field(5, ge=0, le=1000, description='control steps to follow the '
                                 'previous plan after a failed solve before the safe command')
-    twist_stamped: bool = Field(False, description='bases: publish TwistStamped, not Twist',
+    twist_stamped: bool = Field(False, description='bases: publish cmd_vel as TwistStamped, '
+                                'not Twist (it changes the topic type)',
                                 json_schema_extra=STRUCTURAL)
     hold_position: bool = Field(True, description='arms: the safe command holds against '
                                 'gravity (effort interfaces); off: zero')
@@ -155,9 +169,10 @@ class MPCConfig(Strict):
                                       'predicted path/trajectory for display [Hz] (0: every '
                                       'step); joint_trajectory streaming is never throttled')
     frame_id: str = Field('odom', description='frame of goals and predicted paths')
-    managed: bool = Field(False, description='run as a lifecycle node: configure builds the '
-                          'solver, activate starts control, deactivate sends the safe command',
-                          json_schema_extra=STRUCTURAL)
+    managed: bool = Field(False, description='run as a lifecycle node: configure builds or '
+                          'loads the solver, activate starts control, deactivate sends the '
+                          'safe command and stops, cleanup frees; false: the node runs those '
+                          'transitions itself at start', json_schema_extra=STRUCTURAL)
     diagnostics_period: float = Field(1.0, ge=0.1, le=60, description='period of the '
                                       'aggregated status on /diagnostics [s] (sooner when '
                                       'the level gets worse); per-step telemetry goes on '

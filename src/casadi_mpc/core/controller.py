@@ -129,7 +129,9 @@ def build_problem(cfg, model=None):
         model = model or build_model(cfg.model.name, **cfg.model.options())
     except (ValueError, KeyError, OSError) as err:
         raise ConfigError('model: %s' % err) from None
-    terms = [make_term(name) for name in cfg.costs]
+    # in a canonical order: the same terms give the same problem (and compiled solver)
+    # whatever order a file or the node's parameters list them in
+    terms = [make_term(name) for name in sorted(cfg.costs)]
     try:
         ocp = OCP(model, cfg.horizon, cfg.dt, terms, cfg.substeps, cfg.obstacles.max_count)
     except ValueError as err:

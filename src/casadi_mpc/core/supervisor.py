@@ -163,33 +163,6 @@ class Supervisor:
         return np.clip(u, self.u_lb, self.u_ub)
 
 
-class Pacer:
-    """Paces steps triggered by messages to at most one per period on average.
-
-    The steps keep to a grid of one period started at the first step: a step is due from
-    ``early`` periods before its grid time, so messages may jitter by that much against the
-    grid (a late message does not make its punctual successor look early), and steps are at
-    least ``early`` periods apart (bursts are dropped). After a gap of over a period, or when
-    the clock went back, the grid starts again at the next step. Times in seconds, any clock.
-    """
-
-    def __init__(self, early=0.5):
-        self.early = float(early)
-        self.due, self.last = None, None
-
-    def ready(self, now):
-        """True when a step at ``now`` keeps to the pace."""
-        return self.due is None or now < self.last or now >= self.due
-
-    def stepped(self, now, period):
-        """Record a step at ``now`` with the control period ``period`` [s]."""
-        if self.due is None or now < self.last or now > self.due + period:
-            self.due = now + (1.0 - self.early) * period
-        else:
-            self.due = max(self.due + period, now + self.early * period)
-        self.last = now
-
-
 class ModeLog:
     """Which mode changes to log: each change into a mode, at most once per ``interval``
     seconds per mode (a flapping controller does not flood the log, and a change into SAFE is

@@ -31,15 +31,16 @@ from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from . import conversions as conv, diagnostics, params, qos, runtime
+from . import conversions as conv, diagnostics, param_files, params, qos, runtime
 from .intake import StateIntake
 from .mpc_outputs import MpcOutputs
 from ..core import closed_loop
 from ..core.config import ConfigError, MPCConfig, parse, with_changes
 from ..core.controller import MPCController
 from ..core.health import Health
+from ..core.loop import LoopPolicy
 from ..core.solvers import Builds
-from ..core.supervisor import EnergyMeter, Mode, ModeLog, Pacer, Supervisor
+from ..core.supervisor import EnergyMeter, Mode, ModeLog, Supervisor
 
 LOG_EVERY = 2.0   # [s] throttle for repeated warnings
 SWITCH_INTERVAL = 2e-4   # [s] GIL hand-over: the state thread waits at most this long
@@ -60,7 +61,7 @@ class MpcNode(LifecycleNode):
     the solver and creates the topics, activate starts control, deactivate sends the safe
     command and stops, cleanup frees the controller."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, argv=None, **kwargs):
         super().__init__('mpc_node', **kwargs)
         self.lock = threading.RLock()
         self.intake = None
@@ -69,9 +70,12 @@ class MpcNode(LifecycleNode):
         self.timer = self.watchdog = None
         self._entities = []
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.cfg, self.model, self.specs = params.declare_with_model(self, MPCConfig, parse)
+        given = param_files.overrides(sys.argv if argv is None else argv, 'mpc_node')
+        self.cfg, self.model, self.specs = params.declare_with_model(self, MPCConfig, parse,
+                                                                     given)
         self.get_logger().debug('configuration: %s' % self.cfg.model_dump())
-        self.on_state = self.cfg.control_trigger == 'state'
+        self.loop = LoopPolicy(self.cfg.rate_hz, self.cfg.state_timeout,
+                               self.cfg.control_trigger)
         self.refused = {}   # parameters of the request in hand that have the wrong type
         self.add_pre_set_parameters_callback(
             lambda ps: params.to_declared_types(ps, self.specs, self.refused))
@@ -128,10 +132,8 @@ class MpcNode(LifecycleNode):
         self.x, self.x_stamp, self.x_header = None, None, None
         self.last = None          # (decision, result) of the last step
         self.mode_log = ModeLog(LOG_EVERY)
-        self.pacer = Pacer()      # state trigger: at most rate_hz on the node clock
         self.out = MpcOutputs(self, model)
         self.out.configure(self.cfg)
-        self.last_tick, self.last_ros_tick, self.clock_rate = self.steady.now(), None, 1.0
         self._state_topic = self._subscribe()
         self.get_logger().info(
             'model %s (%d states, %d inputs), %s, horizon %d x %.3g s, %.3g Hz, cost terms %s'
@@ -144,12 +146,12 @@ class MpcNode(LifecycleNode):
             if self.active or self.ctrl is None:
                 return
             self.active = True
-            self.last_tick, self.last_ros_tick = self.steady.now(), None
+            self.loop.start(self._steady_seconds())
             period = 1.0 / self.cfg.rate_hz
-            if not self.on_state:
+            if not self.loop.on_state:
                 self.timer = self.create_timer(period, self._tick)
                 self.watchdog = self.create_timer(period, self._watch, clock=self.steady)
-        if self.on_state:
+        if self.loop.on_state:
             sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
             msg_type, topic = self._state_topic
             self.intake = StateIntake(self, msg_type, topic, qos.STATE, self._on_state,
@@ -197,7 +199,7 @@ class MpcNode(LifecycleNode):
             state = (Odometry, 'odom', conv.odometry_bytes_to_state, 'odometry')
             self._subscription(PoseStamped, 'goal_pose', self._on_goal_pose, qos.COMMAND)
         msg_type, topic, self._decode, self._state_what = state
-        if not self.on_state:
+        if not self.loop.on_state:
             self._subscription(msg_type, topic, self._on_state, qos.STATE, raw=True)
         if self.ctrl.ocp.uses_reference:
             if arm:
@@ -238,10 +240,8 @@ class MpcNode(LifecycleNode):
         self.x, self.x_header = x, header
         self.x_stamp = Time(nanoseconds=received.nanoseconds - int(age * 1e9),
                             clock_type=received.clock_type)
-        now = received.nanoseconds * 1e-9
-        if self.on_state and self.active and self.pacer.ready(now):
-            # only these steps count for the pace: the timer's safe commands solve nothing
-            self.pacer.stepped(now, 1.0 / self.cfg.rate_hz)
+        # only these steps count for the pace: the periodic check's safe commands solve nothing
+        if self.active and self.loop.state_arrived(received.nanoseconds * 1e-9):
             self._step(started, received)
 
     def _on_intake_error(self, err):
@@ -333,10 +333,10 @@ class MpcNode(LifecycleNode):
     @locked
     def _tick(self):
         started = self.steady.now()
-        now = self._track_clock_rate(started)
-        if self.on_state and self.sup.state_ok(self.x, self._state_age(now)):
-            return   # the state messages trigger the steps while they are fresh
-        self._step(started, now)
+        now = self.get_clock().now()
+        fresh = self.sup.state_ok(self.x, self._state_age(now))
+        if self.loop.tick(started.nanoseconds * 1e-9, now.nanoseconds * 1e-9, fresh):
+            self._step(started, now)   # (state trigger: only while the state is not fresh)
 
     def _step(self, started, now):
         try:
@@ -353,26 +353,12 @@ class MpcNode(LifecycleNode):
         decision = self.sup.decide(self.x, age, result, self._safe)
         stamp = self._send(decision)
         elapsed = (self.steady.now() - started).nanoseconds * 1e-9
-        # the deadline is one period of the node clock: scale wall time by the clock's rate
-        self.sup.timing(elapsed * self.clock_rate, result)
+        # the deadline is one period of the node clock: wall time scaled by the clock's rate
+        self.sup.timing(self.loop.node_time(elapsed), result)
         self._after(decision, result, stamp)
         self._diagnose(decision, result, age, elapsed, stamp)
         if result is not None:
             self.ctrl.solver.prepare()   # the next linearization, off the critical path
-
-    def _track_clock_rate(self, steady_now):
-        """Node-clock seconds per wall second between ticks that saw the node clock move (1 on
-        wall time; the real-time factor on simulated time), smoothed. ``last_tick`` is when the
-        node clock was last seen moving: the watchdog's reference."""
-        ros_now = self.get_clock().now()
-        moved = None if self.last_ros_tick is None else (ros_now - self.last_ros_tick).nanoseconds
-        if moved is None or moved != 0:
-            wall = (steady_now - self.last_tick).nanoseconds
-            if moved is not None and moved > 0 and wall > 0:
-                rate = moved / wall
-                self.clock_rate += 0.1 * (min(max(rate, 0.0), 100.0) - self.clock_rate)
-            self.last_tick, self.last_ros_tick = steady_now, ros_now
-        return ros_now
 
     def _emergency(self, err):
         """Something unexpected failed inside a step: log it, send a bounded stop command."""
@@ -388,11 +374,9 @@ class MpcNode(LifecycleNode):
     @locked
     def _watch(self):
         """Steady-clock watchdog: the node clock (and with it the control timer) has not moved
-        for state_timeout (in wall seconds; longer when the node clock runs slower than real
-        time)."""
-        quiet = (self.steady.now() - self.last_tick).nanoseconds * 1e-9
-        limit = max(self.cfg.state_timeout, 2.0 / self.cfg.rate_hz)
-        if quiet <= limit / min(1.0, max(self.clock_rate, 0.01)):
+        for too long (core.loop.LoopPolicy.clock_stopped): the safe command goes out."""
+        quiet = self.loop.clock_stopped(self._steady_seconds())
+        if quiet is None:
             self._status(self.health.poll(self._steady_seconds(), self.sup.counters.as_dict()))
             return
         try:
@@ -430,6 +414,7 @@ class MpcNode(LifecycleNode):
 
     def _follow_config(self):
         self._configure_supervisor()
+        self.loop.configure(self.cfg.rate_hz, self.cfg.state_timeout)
         self.out.configure(self.cfg)
         period_ns = int(1e9 / self.cfg.rate_hz)
         if self.intake is not None:
@@ -453,7 +438,7 @@ class MpcNode(LifecycleNode):
                   'energy_used': self.energy.total, 'energy_unit': self.energy.unit,
                   'model': self.model.name, 'solver': self.cfg.solver.name,
                   'solver_builds': Builds.count, 'last_rejection': self.sup.last_rejection}
-        extra = dict(latest, step_time_ms=elapsed * 1e3, clock_rate=self.clock_rate,
+        extra = dict(latest, step_time_ms=elapsed * 1e3, clock_rate=self.loop.clock.rate,
                      state_age=-1.0 if age is None else float(age),
                      state=diagnostics.numbers(self.x),
                      command=diagnostics.numbers(decision.command))

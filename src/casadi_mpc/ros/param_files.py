@@ -7,34 +7,78 @@ sections (``mpc_node``, ``/mpc_node``, ``/ns/mpc_node``, ``/**``), each holding 
 ``ros__parameters`` mapping of scalars and lists of one type. A problem is a ConfigError of one
 line naming the file and the key. Pure functions: no node, no DDS.
 """
+import yaml
+
 from ..core.config import ConfigError, read_yaml
 
 WILDCARDS = ('/**', '**')
 
 
-def ros_arguments(argv):
-    """(parameter files, node name remap, namespace remap) of a command line's --ros-args."""
-    files, name, namespace = [], None, ''
-    inside, i = False, 0
-    argv = list(argv)
+def _items(argv):
+    """The --ros-args of a command line in order: ('file', path), ('param', 'name:=value'),
+    ('remap', 'from:=to')."""
+    inside, i, argv = False, 0, list(argv)
     while i < len(argv):
         arg = argv[i]
         if arg == '--ros-args':
             inside = True
         elif arg == '--':
             inside = False
-        elif inside and arg == '--params-file' and i + 1 < len(argv):
-            files.append(argv[i + 1])
+        elif inside and i + 1 < len(argv) and arg in ('--params-file', '-p', '--param', '-r',
+                                                      '--remap'):
+            kind = {'--params-file': 'file', '-p': 'param', '--param': 'param'}.get(arg, 'remap')
+            yield kind, argv[i + 1]
             i += 1
-        elif inside and arg in ('-r', '--remap') and i + 1 < len(argv):
-            src, _, dst = argv[i + 1].partition(':=')
+        i += 1
+
+
+def ros_arguments(argv):
+    """(parameter files, node name remap, namespace remap) of a command line's --ros-args."""
+    files, name, namespace = [], None, ''
+    for kind, value in _items(argv):
+        if kind == 'file':
+            files.append(value)
+        elif kind == 'remap':
+            src, _, dst = value.partition(':=')
             if src == '__node':
                 name = dst
             elif src == '__ns':
                 namespace = dst
-            i += 1
-        i += 1
     return files, name, namespace
+
+
+def overrides(argv, name):
+    """The parameter values a command line gives node ``name`` (or its remapped name), as
+    rcl applies them: the node's sections of each --params-file (wildcard sections first, then
+    the node's own) and each ``-p name:=value`` (a YAML value), later ones winning. Returns
+    dotted name -> value (an empty list as []). Call :func:`check_files` first."""
+    _, remapped, namespace = ros_arguments(argv)
+    keys = section_keys(remapped or name, namespace)
+    wildcard = [k for k in keys if '**' in k]
+    out = {}
+    for kind, value in _items(argv):
+        if kind == 'file':
+            document = read_yaml(value) or {}
+            sections = [document[k] for k in wildcard + [k for k in keys if k not in wildcard]
+                        if k in document]
+            for section in sections:
+                _flatten(section.get('ros__parameters') or {}, '', out)
+        elif kind == 'param':
+            key, sep, text = value.partition(':=')
+            if sep and key:
+                try:
+                    out[key] = yaml.safe_load(text)
+                except yaml.YAMLError:
+                    out[key] = text
+    return out
+
+
+def _flatten(values, prefix, out):
+    for key, value in values.items():
+        if isinstance(value, dict):
+            _flatten(value, prefix + str(key) + '.', out)
+        else:
+            out[prefix + str(key)] = value
 
 
 def section_keys(name, namespace):

@@ -204,15 +204,10 @@ def unknown(names, spec_list):
 
 
 # ---------------------------------------------------------------------------- node side
-def overrides(node):
-    """The node's parameter overrides (params files, -p) as name -> value."""
-    # rclpy keeps them on the node; there is no public accessor
-    return {name: p.value for name, p in getattr(node, '_parameter_overrides', {}).items()}
-
-
-def declare(node, spec_list, given=None):
-    """Declare ``spec_list`` on ``node`` with coerced override values; returns name -> value."""
-    given = overrides(node) if given is None else given
+def declare(node, spec_list, given):
+    """Declare ``spec_list`` on ``node`` with the coerced values of ``given`` (name -> value:
+    the parameter files and ``-p`` of its command line, ``param_files.overrides``); returns
+    name -> value."""
     values = {}
     for spec in spec_list:
         value = coerce(spec, given[spec.name]) if spec.name in given else spec.default
@@ -303,14 +298,14 @@ def changes(parameters, by_name, refused=None):
 MODEL_PARAMS = 'model.params.'
 
 
-def declare_config(node, schema, parse):
-    """Declare ``schema``'s parameters on ``node`` and validate them with ``parse``.
+def declare_config(node, schema, parse, given):
+    """Declare ``schema``'s parameters on ``node`` with the values ``given`` (name -> value)
+    and validate them with ``parse``.
 
     Returns (config, specs). Model parameters (``model.params.*``) are passed through to the
     config here and declared by :func:`declare_model_params` once the model is known.
     Raises ConfigError naming unknown or mistyped parameters.
     """
-    given = overrides(node)
     names = [n for n in given if not n.startswith(MODEL_PARAMS)]
     spec_list = specs(schema, names)
     source = 'parameters of %s' % node.get_fully_qualified_name()
@@ -335,16 +330,17 @@ def model_param_specs(model):
             for s in model.params]
 
 
-def declare_model_params(node, model):
+def declare_model_params(node, model, given):
     spec_list = model_param_specs(model)
-    declare(node, spec_list)
+    declare(node, spec_list, given)
     return spec_list
 
 
-def declare_with_model(node, schema, parse):
-    """The whole start-up: declare ``schema``'s parameters, build the model they name, declare
-    its parameters, and validate everything. Returns (config, model, specs by name)."""
-    cfg, spec_list = declare_config(node, schema, parse)
+def declare_with_model(node, schema, parse, given):
+    """The whole start-up: declare ``schema``'s parameters with the values ``given``, build the
+    model they name, declare its parameters, and validate everything. Returns (config, model,
+    specs by name)."""
+    cfg, spec_list = declare_config(node, schema, parse, given)
     try:
         model = build_model(cfg.model.name, **cfg.model.options())
     except (ValueError, KeyError, OSError) as err:
@@ -354,6 +350,6 @@ def declare_with_model(node, schema, parse):
         raise ConfigError('model.params: unknown parameter(s) %s of model %s; known: %s'
                           % (', '.join(unknown_params), model.name,
                              ', '.join(model.param_names) or 'none'))
-    spec_list += declare_model_params(node, model)
+    spec_list += declare_model_params(node, model, given)
     cfg = parse(read(node, spec_list), 'parameters of %s' % node.get_fully_qualified_name())
     return cfg, model, {s.name: s for s in spec_list}

@@ -56,8 +56,9 @@ def run(node_class, args=None, name='node', require_params=False):
 
     The parameter files are checked first (``param_files``); with ``require_params`` a node
     started without one is refused."""
+    argv = list(sys.argv if args is None else args)
     try:
-        param_files.check_files(sys.argv if args is None else args, name, require_params)
+        param_files.check_files(argv, name, require_params)
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except ConfigError as err:
         return fail_at_start(name, err)
@@ -68,7 +69,7 @@ def run(node_class, args=None, name='node', require_params=False):
                                                                      signal.SIGTERM)}
     node, code, failed = None, 0, []
     try:
-        node = node_class()
+        node = node_class(argv=argv)
         priority = node.cfg.realtime_priority
         failed_rt = set_realtime(priority)
         if failed_rt:

@@ -22,7 +22,7 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from . import conversions as conv, params, qos, runtime
+from . import conversions as conv, param_files, params, qos, runtime
 from ..core import sim_config
 from ..core.config import ConfigError
 from ..core.plant import Plant
@@ -32,13 +32,14 @@ LOG_EVERY = 2.0   # [s]
 
 class SimNode(Node):
 
-    def __init__(self, **kwargs):
+    def __init__(self, argv=None, **kwargs):
         super().__init__('sim_node', **kwargs)
         if self.get_parameter('use_sim_time').value:
             self.get_logger().warning('use_sim_time is ignored: the simulator keeps wall time')
             self.set_parameters([Parameter('use_sim_time', Parameter.Type.BOOL, False)])
+        given = param_files.overrides(sys.argv if argv is None else argv, 'sim_node')
         self.cfg, model, self.specs = params.declare_with_model(self, sim_config.SimConfig,
-                                                                sim_config.parse)
+                                                                sim_config.parse, given)
         self.model, self.dt = model, 1.0 / self.cfg.sim_rate_hz
         try:
             self.plant = Plant(model, sim_config.initial_state(self.cfg, model),

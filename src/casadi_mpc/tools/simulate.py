@@ -19,6 +19,8 @@ def parse_args(argv):
     ap.add_argument('--steps', type=int, default=100, help='control steps (default 100)')
     ap.add_argument('--solver', help='backend: ipopt, fatrop, sqp, sqp_rti')
     ap.add_argument('--compiled', action='store_true', help='generated C (sqp, sqp_rti)')
+    ap.add_argument('--time-limit', type=float, help='solver.time_limit [s] (a solve that '
+                    'takes longer counts as failed, as in the node)')
     ap.add_argument('--mismatch', nargs='*', default=[], metavar='NAME=VALUE',
                     help="plant model parameters that differ from the controller's")
     ap.add_argument('--noise', type=float, default=0.0, help='process noise std [SI/sqrt(s)]')
@@ -41,6 +43,8 @@ def build(args):
             changes['solver.compiled'] = False
     if args.compiled:
         changes['solver.compiled'] = True
+    if args.time_limit is not None:
+        changes['solver.time_limit'] = args.time_limit
     return with_changes(cfg, changes, 'command line') if changes else cfg
 
 
@@ -76,7 +80,7 @@ def main(argv=None):
                                    progress=progress, keep_predictions=bool(args.plot))
     if not args.quiet:
         print(file=sys.stderr)
-    print_summary(summary)
+    print_summary(summary, cfg.solver.time_limit)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(summary, f, indent=2)
@@ -87,8 +91,11 @@ def main(argv=None):
     return 0 if summary['goal_reached'] else 1
 
 
-def print_summary(s):
+def print_summary(s, time_limit=None):
     st, it = s['solve_time_ms'], s['iterations']
+    why = ', '.join('%s %d' % kv for kv in s.get('failure_status', {}).items())
+    if s.get('failure_status', {}).get('timeout') and time_limit is not None:
+        why += ': solves longer than solver.time_limit %g s (--time-limit)' % time_limit
     rows = [
         ('model / solver', '%s / %s%s' % (s['model'], s['solver'],
                                           ' (compiled)' if s['compiled'] else '')),
@@ -101,7 +108,8 @@ def print_summary(s):
         ('solve time ms', 'median %.3f  p99 %.3f  max %.3f' % (
             st['median'], st['p99'], st['max'])),
         ('iterations', 'median %g  max %d' % (it['median'], it['max'])),
-        ('failures / steps', '%d / %d' % (s['failures'], s['steps'])),
+        ('failures / steps', '%d / %d%s' % (s['failures'], s['steps'],
+                                            ' (%s)' % why if why else '')),
     ]
     for name, value in rows:
         print('%-20s %s' % (name, value))
