@@ -220,3 +220,29 @@ def test_chained_step_curvature_equals_the_expanded_one(name, options):
         np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a[0], np.asarray(jac[1]), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a[1], np.asarray(jac[2]), rtol=1e-10, atol=1e-12)
+
+
+def test_sensitivity_message_labels_every_weight_entry():
+    from builtin_interfaces.msg import Time
+    from rclpy.serialization import deserialize_message
+
+    from casadi_mpc.ros import diagnostics
+    ctrl = controller(config())
+    ctrl.set_goal(ctrl.goal)
+    result = ctrl.step(X0)
+    sens = ctrl.sensitivity(ctrl.differentiator.columns(('costs.', 'x0[')))
+    raw = diagnostics.sensitivity_bytes(Time(sec=3), 'mpc: sensitivity', 'diff_drive', sens,
+                                        result.cost)
+    (level, message, values), = diagnostics.statuses_of(
+        deserialize_message(raw, diagnostics.DiagnosticArray)).values()
+    assert level == 0 and values['status'] == 'ok'
+    k = sens.labels.index('costs.effort.weight[1]')
+    assert float(values['dV/d costs.effort.weight[1]']) == pytest.approx(sens.dV[k], rel=1e-5)
+    assert len(values['du0/d costs.terminal.weight[2]'].split()) == 2
+    assert [len(r.split()) for r in values['du0/dx0'].split(';')] == [3, 3]
+    ctrl.step(np.array([np.nan, 0.0, 0.0]))      # a failed solve: no derivative, a WARN
+    raw = diagnostics.sensitivity_bytes(Time(sec=4), 'mpc: sensitivity', 'diff_drive',
+                                        ctrl.sensitivity(), float('nan'))
+    (level, message, values), = diagnostics.statuses_of(
+        deserialize_message(raw, diagnostics.DiagnosticArray)).values()
+    assert level == 1 and 'failed' in message

@@ -168,6 +168,10 @@ class MPCConfig(Strict):
     prediction_rate_hz: float = Field(10.0, ge=0, le=2000, description='rate of the '
                                       'predicted path/trajectory for display [Hz] (0: every '
                                       'step); joint_trajectory streaming is never throttled')
+    sensitivity_rate_hz: float = Field(0.0, ge=0, le=100, description='publish the '
+                                       "sensitivities of the step's solve on ~/sensitivity "
+                                       '(dV/dw, du0/dw per weight entry, du0/dx0) at most this '
+                                       'often [Hz]; 0: off (they cost about one solve more)')
     frame_id: str = Field('odom', description='frame of goals and predicted paths')
     managed: bool = Field(False, description='run as a lifecycle node: configure builds or '
                           'loads the solver, activate starts control, deactivate sends the '

@@ -158,10 +158,12 @@ class MPCController:
         self._predict = None
         self._packed = None   # (parameter vector without x0 and u_prev, bounds) until a change
         self._differentiator = None
+        self._last_solve = None      # (w, p, bounds) of the last successful solve
 
     def reset(self):
         """Forget everything a previous run left: warm start, last command, reference."""
         self.solver.reset()
+        self._last_solve = None
         self.u_last = np.zeros(self.model.nu)
         self.reference = None
         self._coast = None
@@ -273,15 +275,27 @@ class MPCController:
         x = self._unwrap(x)
         p, bounds = self._problem(x)
         result = self.solver.solve(p, bounds)
+        self._last_solve = None
         if result.success:
             result.u0 = np.clip(result.u0, self.tuning.u_lb, self.tuning.u_ub)
             self.u_last = result.u0.copy()
+            self._last_solve = (self.solver.w.copy(), p, bounds)
             if sensitivity is not None and sensitivity is not False:
                 full = sensitivity is True
                 result.sensitivity = self.differentiator.compute(
                     self.solver.w, p, bounds, columns=None if full else sensitivity,
                     full=full)
         return result
+
+    def sensitivity(self, columns=None):
+        """The sensitivities (core/sensitivity.py, full) of the last successful step's solve,
+        computed now (e.g. once its command is out), or None when the last step failed. With
+        sqp_rti they are those of the KKT conditions at the RTI iterate (``kkt_residual`` says
+        how far it is from the converged solution)."""
+        if self._last_solve is None:
+            return None
+        w, p, bounds = self._last_solve
+        return self.differentiator.compute(w, p, bounds, columns=columns)
 
     def _unwrap(self, x):
         """Keep angles continuous with the warm start, so the guess is not off by 2 pi."""

@@ -290,6 +290,11 @@ class Differentiator:
                     return None
         return rows.ravel()
 
+    def columns(self, prefixes):
+        """Indices into p of the directions whose labels start with one of ``prefixes``."""
+        return np.array([i for i in self.directions if self.labels[i].startswith(
+            tuple(prefixes))], int)
+
     # ------------------------------------------------------------------ evaluation
     def _first_order(self, w, p):
         """g's Jacobian (values on the fixed triplets), the objective's gradients, g (its gap
