@@ -3,7 +3,7 @@ against central finite differences of whole rollouts (core/rollout.py, core/loss
 
 Stated tolerance: relative error |g - g_fd|_inf / |g_fd|_inf <= 1e-3 on the standard problems
 (bench/standard.py: unicycle N = 20, 2-link arm N = 30), g_fd from rollouts at log-weights
-+-1e-4, solves converged to 1e-10.
++-1e-5, solves converged to 1e-10.
 """
 import copy
 import sys
@@ -22,7 +22,7 @@ import standard  # noqa: E402
 ALL = {'tracking': 1.0, 'final_error': 2.0, 'time_to_goal': 0.5, 'energy': 0.05,
        'peak_input': 0.3, 'input_rate': 1e-3, 'constraint_violation': 10.0,
        'solver_failures': 1.0}
-H = 1e-4
+H = 1e-5
 
 
 def spec(scenarios, loss=None):

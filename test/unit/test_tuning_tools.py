@@ -190,6 +190,8 @@ def test_dask_local_cluster_equals_a_serial_run(files, tmp_path):
         expected = serial.map(jobs)
     with Runner(cfg, spec, workers=2, say=notes.append) as runner:
         assert 'LocalCluster (2 workers)' in runner.where
+        runner.prepare(gradients=True)
+        assert len(notes) == 2
         got = runner.map(jobs)
         got += runner.map(jobs[:2])
     for a, b in zip(expected + expected[:2], got):
@@ -197,6 +199,6 @@ def test_dask_local_cluster_equals_a_serial_run(files, tmp_path):
         np.testing.assert_array_equal(a.gradient, b.gradient)
         assert a.trajectory == b.trajectory
     workers = [n.split(': controller ready')[0] for n in notes]
-    assert 1 <= len(notes) <= 2 and len(set(workers)) == len(notes), notes
+    assert len(notes) == 2 and len(set(workers)) == 2, notes    # once per worker
     assert all(n.startswith('worker tcp://') and 'loaded the compiled sqp solver from the '
                'cache' in n for n in notes), notes

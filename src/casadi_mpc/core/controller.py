@@ -158,7 +158,7 @@ class MPCController:
         self._predict = None
         self._packed = None   # (parameter vector without x0 and u_prev, bounds) until a change
         self._differentiator = None
-        self._last_solve = None      # (w, p, bounds) of the last successful solve
+        self._last_solve = None      # (w, p, bounds, multipliers) of the last good solve
 
     def reset(self):
         """Forget everything a previous run left: warm start, last command, reference."""
@@ -279,23 +279,32 @@ class MPCController:
         if result.success:
             result.u0 = np.clip(result.u0, self.tuning.u_lb, self.tuning.u_ub)
             self.u_last = result.u0.copy()
-            self._last_solve = (self.solver.w.copy(), p, bounds)
+            self._last_solve = (self.solver.w.copy(), p, bounds, self._multipliers(result))
             if sensitivity is not None and sensitivity is not False:
                 full = sensitivity is True
-                result.sensitivity = self.differentiator.compute(
-                    self.solver.w, p, bounds, columns=None if full else sensitivity,
-                    full=full)
+                result.sensitivity = self.sensitivity(None if full else sensitivity, full)
         return result
 
-    def sensitivity(self, columns=None):
+    def sensitivity(self, columns=None, full=True):
         """The sensitivities (core/sensitivity.py, full) of the last successful step's solve,
         computed now (e.g. once its command is out), or None when the last step failed. With
         sqp_rti they are those of the KKT conditions at the RTI iterate (``kkt_residual`` says
         how far it is from the converged solution)."""
         if self._last_solve is None:
             return None
-        w, p, bounds = self._last_solve
-        return self.differentiator.compute(w, p, bounds, columns=columns)
+        w, p, bounds, multipliers = self._last_solve
+        return self.differentiator.compute(w, p, bounds, columns=columns, full=full,
+                                           multipliers=multipliers)
+
+    def _multipliers(self, result):
+        """The solve's (lam_g, lam_x) where the backend gives them, else None (recovered)."""
+        lam_g = getattr(result, 'lam_g', None)
+        lam_x = getattr(result, 'lam_x', None)
+        if lam_g is None or lam_x is None:
+            lam_g, lam_x = self.solver.lam_g, self.solver.lam_x
+        if lam_g is None or lam_x is None or self.solver.rti:
+            return None
+        return np.array(lam_g, float), np.array(lam_x, float)
 
     def _unwrap(self, x):
         """Keep angles continuous with the warm start, so the guess is not off by 2 pi."""

@@ -28,17 +28,20 @@ flat Hessian is used.
 """
 import hashlib
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import casadi as ca
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import LinAlgWarning, lu_factor, lu_solve
 from scipy.sparse.linalg import splu
 
 from .integrators import rk4_step_jacobian, rk4_step_second_order
 from .solvers.compiled import build_library
 
 COMPILE_LIMIT = 400000   # operations: above, generated C takes minutes to build; run in the VM
+DENSE_LIMIT = 250        # KKT rows up to which a dense LU is faster than a sparse one
 ACTIVE_TOL = 1e-6    # [SI] an entry this close to a bound (relative above 1) may be active
 MULTIPLIER_TOL = 1e-7  # relative to max(1, |grad f|): smaller multipliers are weakly active
 # parameter blocks the dynamics depend on: no directions there (the dynamics' mixed second
@@ -144,6 +147,21 @@ def failed(status, message):
 
 
 # ---------------------------------------------------------------------------- differentiator
+class DenseLU:
+    """LU factorization of a dense matrix with the ``solve`` of scipy's sparse one; a zero
+    pivot raises RuntimeError as a singular sparse factorization does."""
+
+    def __init__(self, matrix):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', LinAlgWarning)   # a zero pivot: raised below
+            self.lu = lu_factor(matrix, check_finite=False)
+        if not np.all(np.diag(self.lu[0])):
+            raise RuntimeError('Factor is exactly singular')
+
+    def solve(self, rhs):
+        return lu_solve(self.lu, rhs, check_finite=False)
+
+
 class Buffered:
     """A CasADi Function called through preallocated numpy buffers (no conversions): inputs
     dense (matrices column-major), outputs as arrays of their nonzeros, with each output's
@@ -338,9 +356,10 @@ class Differentiator:
         return sp.csc_matrix((jac, (self._j_rows, self._j_cols)),
                              shape=(self.ocp.ng, self.ocp.nw))
 
-    def _kkt(self, hess, jac, bound, rows):
-        """The KKT matrix [H_FF J_AF'; J_AF 0] (csc) for free entries F and active rows A;
-        ``hess`` None puts the identity in place of H."""
+    def _factor(self, hess, jac, bound, rows):
+        """Factorize the KKT matrix [H_FF J_AF'; J_AF 0] for free entries F and active rows A
+        (``hess`` None puts the identity in place of H): dense LU up to DENSE_LIMIT rows, sparse
+        LU above. Returns (factorization with ``solve``, F, A); RuntimeError when singular."""
         free, act = np.flatnonzero(~bound), np.flatnonzero(rows)
         nf = len(free)
         at_w = np.full(self.ocp.nw, -1)
@@ -358,19 +377,23 @@ class Differentiator:
             keep = (hr >= 0) & (hc >= 0)
             hr, hc, hv = hr[keep], hc[keep], hess[keep]
         n = nf + len(act)
-        kkt = sp.csc_matrix((np.concatenate([hv, jv, jv]),
-                             (np.concatenate([hr, jr, jc]), np.concatenate([hc, jc, jr]))),
-                            shape=(n, n))
-        return kkt, free, act
+        rr, cc = np.concatenate([hr, jr, jc]), np.concatenate([hc, jc, jr])
+        vals = np.concatenate([hv, jv, jv])
+        if n <= DENSE_LIMIT:
+            return DenseLU(np.bincount(rr * n + cc, vals, minlength=n * n).reshape(n, n)), \
+                free, act
+        return splu(sp.csc_matrix((vals, (rr, cc)), shape=(n, n))), free, act
 
     # ------------------------------------------------------------------ the derivative
-    def compute(self, w, p, bounds, columns=None, full=True, active_tol=ACTIVE_TOL):
+    def compute(self, w, p, bounds, columns=None, full=True, multipliers=None,
+                active_tol=ACTIVE_TOL):
         """Differentiate the solution ``w`` of the problem with parameters ``p`` and
         ``bounds`` = (lbw, ubw, lbg, ubg) along the parameter entries ``columns`` (indices into
         p; default every entry the dynamics do not depend on). ``full`` False: du0 and dV only
         (one adjoint solve per input instead of one solve per column: what a rollout needs),
-        no dw, margins or multiplier derivatives. Never raises on numeric trouble: the result's
-        status says what went wrong."""
+        no dw, margins or multiplier derivatives. ``multipliers``: the solver's (lam_g, lam_x)
+        at ``w`` (nlpsol convention), which spares their recovery. Never raises on numeric
+        trouble: the result's status says what went wrong."""
         started = time.perf_counter()
         ocp = self.ocp
         w = np.asarray(w, float).ravel()
@@ -385,13 +408,15 @@ class Differentiator:
         lbw, ubw, lbg, ubg = (np.asarray(b, float).ravel() for b in bounds)
         jac, gw, g, gp, jp, stage = self._first_order(w, p)
         try:
+            if multipliers is not None and not all(
+                    m is not None and np.all(np.isfinite(m)) for m in multipliers):
+                multipliers = None
             sets, lam_g, lam_x, residual, weak = self._active_set(
-                w, g, jac, gw, (lbw, ubw, lbg, ubg), active_tol)
+                w, g, jac, gw, (lbw, ubw, lbg, ubg), active_tol, multipliers)
             at_lo, at_hi, g_lo, g_hi = sets
             bound, rows = at_lo | at_hi, (lbg == ubg) | g_lo | g_hi
             hess, hp = self._second_order(w, p, lam_g, stage)
-            kkt, free, act = self._kkt(hess, jac, bound, rows)
-            lu = splu(kkt)
+            lu, free, act = self._factor(hess, jac, bound, rows)
             rhs = np.vstack([hp[free][:, cols], jp[act][:, cols]])
             if full:
                 dw, dlam_g, dlam_x = self._solve(lu, free, act, rhs, hess, hp[:, cols], jac,
@@ -399,7 +424,7 @@ class Differentiator:
                 du0 = dw[ocp.u_index[0]]
             else:
                 du0 = self._solve_u0(lu, free, rhs)
-        except RuntimeError as err:   # splu: a singular matrix
+        except RuntimeError as err:   # a singular matrix
             return failed('singular', 'the KKT matrix is singular at this active set (%s): '
                           'active constraints that depend on each other, or variables the '
                           'cost does not decide' % err)
@@ -422,11 +447,12 @@ class Differentiator:
         out.seconds = time.perf_counter() - started
         return out
 
-    def _active_set(self, w, g, jac, gw, bounds, active_tol):
+    def _active_set(self, w, g, jac, gw, bounds, active_tol, multipliers=None):
         """The active bounds and inequality rows with their multipliers: entries within
-        ``active_tol`` of a bound are candidates; a candidate whose recovered multiplier is
-        too small or of the wrong sign is weakly active and left free. Returns ((at_lo, at_hi,
-        g_lo, g_hi), lam_g, lam_x, stationarity residual, weakly active labels)."""
+        ``active_tol`` of a bound are candidates; a candidate whose multiplier (the solver's
+        ``multipliers`` = (lam_g, lam_x), else recovered) is too small or of the wrong sign
+        is weakly active and left free. Returns ((at_lo, at_hi, g_lo, g_hi), lam_g, lam_x,
+        stationarity residual, weakly active labels)."""
         lbw, ubw, lbg, ubg = bounds
         scale = max(1.0, float(np.max(np.abs(gw), initial=0.0)))
         tol_lo = active_tol * np.maximum(1.0, np.abs(np.where(np.isfinite(lbw), lbw, 0)))
@@ -441,8 +467,15 @@ class Differentiator:
         weak = []
         tol = MULTIPLIER_TOL * scale
         for _ in range(3):
-            lam_g, lam_x, residual = self._multipliers(jac, gw, at_lo | at_hi,
-                                                       equality | g_lo | g_hi)
+            if multipliers is None:
+                lam_g, lam_x, residual = self._multipliers(jac, gw, at_lo | at_hi,
+                                                           equality | g_lo | g_hi)
+            else:
+                lam_g, lam_x = (np.array(m, float) for m in multipliers)
+                lam_g[~(equality | g_lo | g_hi)] = 0.0
+                lam_x[~(at_lo | at_hi)] = 0.0
+                stationarity = gw + self._jt(jac, lam_g) + lam_x
+                residual = float(np.max(np.abs(stationarity), initial=0.0))
             drop_x = (at_lo & (lam_x > -tol)) | (at_hi & (lam_x < tol))
             drop_g = (g_lo & (lam_g > -tol)) | (g_hi & (lam_g < tol))
             if not drop_x.any() and not drop_g.any():
@@ -457,9 +490,9 @@ class Differentiator:
     def _multipliers(self, jac, gw, bound, rows):
         """Least-squares multipliers of stationarity for the given active sets; returns
         (lam_g, lam_x, stationarity residual on the free entries)."""
-        kkt, free, act = self._kkt(None, jac, bound, rows)
+        lu, free, act = self._factor(None, jac, bound, rows)
         nf = len(free)
-        sol = splu(kkt).solve(np.concatenate([-gw[free], np.zeros(len(act))]))
+        sol = lu.solve(np.concatenate([-gw[free], np.zeros(len(act))]))
         lam_g = np.zeros(self.ocp.ng)
         lam_g[act] = sol[nf:]
         lam_x = -(gw + self._jt(jac, lam_g))

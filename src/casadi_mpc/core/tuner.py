@@ -5,7 +5,8 @@ step changes each by a factor; per-weight bounds become boxes on theta (projecte
 
 - ``descent`` (default): projected gradient descent with a backtracking (Armijo) line search;
   each line search starts from the Barzilai-Borwein step of the last two iterates (the first
-  from a step that changes the most sensitive weight by a factor e^0.5). Every trial point is
+  from a step that changes the most sensitive weight by a factor e^0.5; where the loss curves
+  the wrong way for it, from twice the last step). Every trial point is
   rolled out with its gradient, so an accepted trial needs no further rollouts.
 - ``adam``: Adam on theta with a fixed learning rate, keeping the best point seen.
 
@@ -111,11 +112,11 @@ class Tuner:
             if np.linalg.norm(g) <= self.gtol * (1.0 + abs(point.loss)):
                 stop = 'converged (gradient)'
                 break
-            alpha = self._initial_step(point, g, previous)
+            alpha = min(self._initial_step(point, g, previous),
+                        MAX_STEP / max(float(np.max(np.abs(g))), 1e-300))
             rejected, accepted = [], None
             for _ in range(BACKTRACKS + 1):
                 step = -alpha * g
-                step *= min(1.0, MAX_STEP / max(np.max(np.abs(step)), 1e-300))
                 trial_theta = project(point.theta + step, self.lower, self.upper)
                 trial = self._eval(trial_theta)
                 decrease = ARMIJO * float(g @ (trial_theta - point.theta))
@@ -141,13 +142,16 @@ class Tuner:
         return Result(point.theta, point.loss, history, stop, self.evaluations)
 
     def _initial_step(self, point, g, previous):
-        if previous is not None:
-            s = point.theta - previous[0].theta
-            y = g - previous[1]
-            sy = float(s @ y)
-            if sy > 0:
-                return float(s @ s) / sy
-        return FIRST_STEP / max(float(np.max(np.abs(g))), 1e-300)
+        """The Barzilai-Borwein step; where the loss curves the wrong way for it, twice the
+        last step's size; at first, FIRST_STEP on the most sensitive weight."""
+        gmax = max(float(np.max(np.abs(g))), 1e-300)
+        if previous is None:
+            return FIRST_STEP / gmax
+        s = point.theta - previous[0].theta
+        sy = float(s @ (g - previous[1]))
+        if sy > 0:
+            return float(s @ s) / sy
+        return 2.0 * float(np.max(np.abs(s))) / gmax
 
     def _adam(self, point, g, history, beta1=0.9, beta2=0.999, eps=1e-8):
         best, theta = point, point.theta.copy()

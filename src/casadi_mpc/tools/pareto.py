@@ -74,6 +74,7 @@ def main(argv=None):
     with problem.runner(args) as runner:
         talk('sweeping %d energy weights of %s over %d scales x %d scenarios on %s' % (
             len(labels), problem.path, len(scales), len(problem.spec.scenarios), runner.where))
+        runner.prepare()
         batches = problem.rollouts(runner, [problem.w0 * s for s in scales])
         rollouts = runner.rollouts
     weights = problem.metric_weights

@@ -36,6 +36,7 @@ def main(argv=None):
     with problem.runner(args) as runner:
         talk('%d weights of %s over %d scenarios, rollouts on %s' % (
             len(problem.labels), problem.path, len(problem.spec.scenarios), runner.where))
+        runner.prepare(gradients=True)
         base = problem.point(np.log(problem.w0),
                              problem.rollouts(runner, [problem.w0], gradient=True)[0])
         if base.error:

@@ -62,6 +62,7 @@ def main(argv=None):
     with problem.runner(args) as runner:
         talk('tuning %d weights of %s over %d scenarios, rollouts on %s' % (
             len(problem.labels), problem.path, len(problem.spec.scenarios), runner.where))
+        runner.prepare(gradients=True)
         progress = Progress(args.iterations, args.quiet)
 
         def evaluate(theta):

@@ -34,7 +34,11 @@ def parser(prog, description):
 
 
 def say(args):
-    return (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    """Progress lines on stderr (above a running progress bar), or nothing with --quiet."""
+    if args.quiet:
+        return lambda msg: None
+    from tqdm import tqdm
+    return lambda msg: tqdm.write(msg, file=sys.stderr)
 
 
 class Problem:
