@@ -14,7 +14,7 @@ import json
 import numpy as np
 
 from . import param_file
-from .tuning import changed_keys, output_path, parser, Problem, run_command, say
+from .tuning import changed_keys, output_path, parser, Problem, run_command
 from ..core.config import ConfigError
 from ..core.costs import make_term
 from ..core.rollout import weight_key
@@ -70,11 +70,7 @@ def main(argv=None):
     problem.labels = labels
     problem.w0 = np.array([problem.weights[label] for label in labels])
     scales = np.geomspace(lo, hi, args.points)
-    talk = say(args)
-    with problem.runner(args) as runner:
-        talk('sweeping %d energy weights of %s over %d scales x %d scenarios on %s' % (
-            len(labels), problem.path, len(scales), len(problem.spec.scenarios), runner.where))
-        runner.prepare()
+    with problem.runner(args, 'pareto, %d scales of the energy weights' % len(scales)) as runner:
         batches = problem.rollouts(runner, [problem.w0 * s for s in scales])
         rollouts = runner.rollouts
     weights = problem.metric_weights

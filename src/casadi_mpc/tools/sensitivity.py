@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .tuning import output_path, parser, Problem, run_command, say
+from .tuning import output_path, parser, Problem, run_command
 from ..core.config import ConfigError
 
 AGREE = 0.25     # predicted and measured changes agree within this fraction (or both tiny)
@@ -31,12 +31,8 @@ def main(argv=None):
         raise ConfigError('--nudge = %g: expected a fraction between 0 and 1' % args.nudge)
     problem = Problem(args)
     json_path = output_path(args, problem, '.sensitivity.json')
-    talk = say(args)
     started = time.perf_counter()
-    with problem.runner(args) as runner:
-        talk('%d weights of %s over %d scenarios, rollouts on %s' % (
-            len(problem.labels), problem.path, len(problem.spec.scenarios), runner.where))
-        runner.prepare(gradients=True)
+    with problem.runner(args, 'sensitivity', gradients=True) as runner:
         base = problem.point(np.log(problem.w0),
                              problem.rollouts(runner, [problem.w0], gradient=True)[0])
         if base.error:
@@ -48,7 +44,7 @@ def main(argv=None):
             w = problem.w0.copy()
             w[i] *= 1.0 + s * args.nudge
             nudged.append(w)
-        talk('measuring: %d rollouts' % (len(nudged) * len(problem.spec.scenarios)))
+        runner.say('measuring: %d rollouts' % (len(nudged) * len(problem.spec.scenarios)))
         outcomes = problem.rollouts(runner, nudged)
         rollouts = runner.rollouts
     rows = []

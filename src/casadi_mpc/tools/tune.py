@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from . import param_file
-from .tuning import changed_keys, output_path, parser, Problem, run_command, say
+from .tuning import changed_keys, output_path, parser, Problem, run_command
 from ..core.tuner import Tuner
 
 
@@ -57,12 +57,8 @@ def main(argv=None):
     tuned_path = output_path(args, problem, '.tuned.yaml')
     history_path = output_path(args, problem, '.tune.json')
     plot_path = output_path(args, problem, '.tune.png')
-    talk = say(args)
     started = time.perf_counter()
-    with problem.runner(args) as runner:
-        talk('tuning %d weights of %s over %d scenarios, rollouts on %s' % (
-            len(problem.labels), problem.path, len(problem.spec.scenarios), runner.where))
-        runner.prepare(gradients=True)
+    with problem.runner(args, 'tuning', gradients=True) as runner:
         progress = Progress(args.iterations, args.quiet)
 
         def evaluate(theta):

@@ -63,8 +63,14 @@ class Problem:
         self.w0 = np.array([self.weights[label] for label in self.labels])
         self.metric_weights = {k: m.weight for k, m in self.spec.loss.items()}
 
-    def runner(self, args):
-        return Runner(self.cfg, self.spec, args.scheduler, args.workers, args.serial, say(args))
+    def runner(self, args, doing, gradients=False):
+        """A Runner for the command's options, announced, its workers prepared."""
+        runner = Runner(self.cfg, self.spec, args.scheduler, args.workers, args.serial,
+                        say(args))
+        runner.say('%s: %d weights of %s, %d scenarios, rollouts on %s' % (
+            doing, len(self.labels), self.path, len(self.spec.scenarios), runner.where))
+        runner.prepare(gradients)
+        return runner
 
     def weights_at(self, w):
         return {label: float(v) for label, v in zip(self.labels, w)}
