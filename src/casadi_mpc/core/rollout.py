@@ -14,7 +14,7 @@ control step, whose iterate trails the solution) is tuned with ``sqp`` iterated 
 the same problem (compiled when the config is), the policy the RTI controller approaches once
 its iterate settles; the tuned weights then go back into the RTI config unchanged. Rollouts for
 tuning also get a time limit of 10 s per solve, so a busy machine never turns a solve into a
-failure, and results do not depend on timing.
+failure, and results do not depend on timing, and at least 500 iterations.
 """
 import re
 import time
@@ -32,6 +32,8 @@ from .sensitivity import weight_entries
 LABEL = re.compile(r'^(costs\.[^\[\]]+\.weight)\[(\d+)\]$')
 TIME_LIMIT = 10.0     # [s] per solve in tuning rollouts
 TOL = 1e-8            # solver tolerance of tuning rollouts (at most)
+MAX_ITER = 500        # iterations of tuning rollouts (at least): a 2-link arm with a strong
+                      # power term needs over 100 SQP iterations from rest
 
 
 def tuning_config(cfg, converged=True):
@@ -39,7 +41,7 @@ def tuning_config(cfg, converged=True):
     ``converged`` is False: the controller as deployed), a generous time limit, a tolerance of
     at most 1e-8."""
     changes = {'solver.time_limit': TIME_LIMIT, 'solver.tol': min(cfg.solver.tol, TOL),
-               'solver.max_iter': max(cfg.solver.max_iter, 100)}
+               'solver.max_iter': max(cfg.solver.max_iter, MAX_ITER)}
     if cfg.solver.name == 'sqp_rti' and converged:
         changes['solver.name'] = 'sqp'
     return with_changes(cfg, changes, 'tuning rollouts')

@@ -52,8 +52,8 @@ def _flow(values):
 
 
 def number(v):
-    """A float with 6 significant digits, as a YAML float."""
-    return float('%.6g' % v)
+    """A float with 12 significant digits (what was evaluated, short of noise)."""
+    return float('%.12g' % v)
 
 
 def write(source, target, changes):
