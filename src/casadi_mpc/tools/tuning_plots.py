@@ -17,13 +17,16 @@ def plot_tuning(history, before, after, tolerance, path):
     ax.set_title('loss (%s)' % history['stop'])
     ax.grid(True, alpha=0.3)
     ax = axes[1]
-    for label in history['labels']:
+    labels = history['labels']
+    ax.set_prop_cycle(color=plt.cm.tab20(np.linspace(0, 1, max(len(labels), 2))))
+    for label in labels:
         ax.semilogy([r['iteration'] for r in its], [r['weights'][label] for r in its],
                     label=label)
     ax.set_xlabel('iteration')
     ax.set_ylabel('weight')
-    ax.set_title('weights')
-    ax.legend(fontsize=6, loc='best')
+    ax.set_title('%d weights' % len(labels))
+    if len(labels) <= 20:
+        ax.legend(fontsize=6, loc='best')
     ax.grid(True, alpha=0.3)
     ax = axes[2]
     for outcomes, style, name in ((before, '--', 'before'), (after, '-', 'after')):
