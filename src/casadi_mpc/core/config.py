@@ -154,8 +154,9 @@ class MPCConfig(Strict):
                                  'at most half of it (rate_hz * state_timeout >= 2)')
     max_clock_offset: float = Field(0.5, ge=0, le=10, description='a state stamped further '
                                     'ahead of the node clock than this is refused (the clocks '
-                                    'disagree) [s]; a state older than state_timeout by its '
-                                    'stamp is stale')
+                                    'disagree) [s of wall time: on a simulated clock running '
+                                    'faster than real time, times its rate]; a state older '
+                                    'than state_timeout by its stamp is stale')
     fallback_steps: int = Field(5, ge=0, le=1000, description='control steps to follow the '
                                 'previous plan after a failed solve before the safe command')
     twist_stamped: bool = Field(False, description='bases: publish cmd_vel as TwistStamped, '

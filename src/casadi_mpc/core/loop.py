@@ -5,9 +5,10 @@ from ``/clock``) that stamps states and paces the steps, and the steady clock th
 :class:`LoopPolicy` takes readings of both (seconds, any origin) and answers:
 
 - ``timer`` trigger: every tick of the control timer steps;
-- ``state`` trigger: each accepted state message steps at once, at most ``rate_hz`` on the node
-  clock (:class:`Pacer`); the periodic tick then only steps (the safe command) while the state
-  is not fresh;
+- ``state`` trigger: each accepted state message steps at once, at most ``rate_hz`` by the
+  states' stamps (:class:`Pacer`: when a state was measured, not when the node got to it, so a
+  burst of states is one step however late it is handled); the periodic tick then only steps
+  (the safe command) while the state is not fresh;
 - the watchdog: the node clock has not been seen moving for ``max(state_timeout, 2 periods)``
   of wall time, stretched when the node clock runs slower than real time, so a simulated clock
   that died stops the robot while a slow simulation does not;
@@ -114,8 +115,9 @@ class LoopPolicy:
         return not (self.on_state and state_fresh)
 
     def state_arrived(self, node):
-        """A state was accepted at node time ``node``: True when it is to be stepped at once
-        (``state`` trigger, keeping to the pace); the step is then counted for the pace."""
+        """A state stamped ``node`` (node-clock seconds) was accepted: True when it is to be
+        stepped at once (``state`` trigger, keeping to the pace); the step is then counted for
+        the pace."""
         if not self.on_state or not self.pacer.ready(node):
             return False
         self.pacer.stepped(node, self.period)

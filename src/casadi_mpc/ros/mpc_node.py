@@ -235,8 +235,10 @@ class MpcNode(LifecycleNode):
             return
         try:
             x, header = self._decode(buf, self.model, self.cfg.frame_id)
+            # on a simulated clock faster than real time, the node clock (updated by the
+            # executor) lags a state taken at once by its wall-clock lag times the rate
             age = conv.state_age(header, received.nanoseconds, self.cfg.state_timeout,
-                                 self.cfg.max_clock_offset)
+                                 self.cfg.max_clock_offset * max(1.0, self.loop.clock.rate))
         except (conv.Rejected, ValueError, TypeError, IndexError) as err:
             self._reject(self._state_what, err)
             return
@@ -244,8 +246,9 @@ class MpcNode(LifecycleNode):
         self.x, self.x_header = x, header
         self.x_stamp = Time(nanoseconds=received.nanoseconds - int(age * 1e9),
                             clock_type=received.clock_type)
+        # paced by the state's stamp (when it was measured), not by when this thread got to it;
         # only these steps count for the pace: the periodic check's safe commands solve nothing
-        if self.active and self.loop.state_arrived(received.nanoseconds * 1e-9):
+        if self.active and self.loop.state_arrived(self.x_stamp.nanoseconds * 1e-9):
             self._step(started, received)
 
     def _on_intake_error(self, err):
