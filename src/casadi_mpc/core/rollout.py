@@ -32,8 +32,9 @@ from .sensitivity import weight_entries
 LABEL = re.compile(r'^(costs\.[^\[\]]+\.weight)\[(\d+)\]$')
 TIME_LIMIT = 10.0     # [s] per solve in tuning rollouts
 TOL = 1e-8            # solver tolerance of tuning rollouts (at most)
-MAX_ITER = 500        # iterations of tuning rollouts (at least): a 2-link arm with a strong
-                      # power term needs over 100 SQP iterations from rest
+# iterations of tuning rollouts (at least): a 2-link arm with a strong power term needs over
+# 100 SQP iterations from rest
+MAX_ITER = 500
 
 
 def tuning_config(cfg, converged=True):
