@@ -29,7 +29,7 @@ from casadi_mpc.core import loss as loss_file
 from casadi_mpc.core.config import load, with_changes
 from casadi_mpc.core.controller import MPCController
 from casadi_mpc.core.costs import make_term
-from casadi_mpc.core.rollout import config_weights, select, weight_key
+from casadi_mpc.core.rollout import config_weights, select, tuning_config, weight_key
 from casadi_mpc.core.tuner import Point, Tuner
 from casadi_mpc.tools import param_file
 from casadi_mpc.tools.cluster import Runner
@@ -190,7 +190,7 @@ def speed(robots):
     print('speed (medians; same run, same machine)')
     for robot in robots:
         _, cfg, spec, labels, w0, _, _, _ = setup(robot)
-        ctrl = MPCController(cfg)
+        ctrl = MPCController(tuning_config(cfg))    # the solver the rollouts run
         scenario = spec.scenarios[0]
         x = np.asarray(scenario.x0, float)
         from casadi_mpc.core.plant import Plant
