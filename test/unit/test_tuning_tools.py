@@ -10,6 +10,7 @@ from casadi_mpc.cli import main as cli
 from casadi_mpc.core import loss as loss_file
 from casadi_mpc.core.config import ConfigError, load, parse
 from casadi_mpc.core.controller import MPCController
+from casadi_mpc.core.rollout import Evaluator
 from casadi_mpc.tools import param_file
 from casadi_mpc.tools.cluster import Runner
 
@@ -202,3 +203,21 @@ def test_dask_local_cluster_equals_a_serial_run(files, tmp_path):
     assert len(notes) == 2 and len(set(workers)) == 2, notes    # once per worker
     assert all(n.startswith('worker tcp://') and 'loaded the compiled sqp solver from the '
                'cache' in n for n in notes), notes
+
+
+def test_rti_config_steps_are_accepted_on_the_deployed_loss(files, capsys):
+    """An sqp_rti config: the direction is the converged solver's gradient, the loss of every
+    accepted point the RTI controller's as deployed."""
+    cfg, spec, tmp = files
+    cfg.write_text(CONFIG.replace('name: sqp\n', 'name: sqp_rti\n'))
+    code, out, err = run(capsys, 'tune', '--config', str(cfg), '--scenarios', str(spec),
+                         '--serial', '--iterations', '2', '--output-dir', str(tmp))
+    assert code == 0, err
+    history = json.loads((tmp / 'slow.tune.json').read_text())
+    assert history['loss_of'] == 'sqp_rti as deployed'
+    assert history['loss_after'] < history['loss_before']
+    rti = Evaluator(load(tmp / 'slow.tuned.yaml'), loss_file.load(spec), converged=False)
+    deployed = np.mean([rti.run({}, s).loss for s in rti.loss.scenarios])
+    assert deployed == pytest.approx(history['loss_after'], rel=1e-6)
+    assert all('converged_loss' in r['details'] for r in history['iterations'])
+    assert 'sqp iterated to convergence' in out

@@ -5,6 +5,11 @@ Writes, in ``--output-dir``: ``<config>.tuned.yaml`` (the input parameter file w
 weights, every changed key commented with its old value), ``<config>.tune.json`` (the history:
 every iteration's loss, gradient norm, weights, rejected trials and rollouts used) and
 ``<config>.tune.png`` (loss per iteration, each weight's path, rollouts before and after).
+
+An sqp_rti config is differentiated as sqp iterated to convergence on the same problem
+(core/rollout.py); its steps are accepted on the loss of sqp_rti as deployed (each trial also
+rolls out the RTI controller), so the file written improves the controller the user runs.
+``--converged-only`` accepts them on the converged loss instead.
 """
 import json
 import sys
@@ -26,6 +31,9 @@ def parse_args(argv):
                     help='adam: step on the log-weights (default 0.1)')
     ap.add_argument('--rtol', type=float, default=1e-4,
                     help='stop when the loss falls by less than this fraction twice in a row')
+    ap.add_argument('--converged-only', action='store_true',
+                    help='sqp_rti configs: accept steps on the loss of the converged solver '
+                    '(default: on the loss of sqp_rti as deployed)')
     return ap.parse_args(argv)
 
 
@@ -58,12 +66,23 @@ def main(argv=None):
     history_path = output_path(args, problem, '.tune.json')
     plot_path = output_path(args, problem, '.tune.png')
     started = time.perf_counter()
+    rti = problem.cfg.solver.name == 'sqp_rti' and not args.converged_only
     with problem.runner(args, 'tuning', gradients=True) as runner:
+        if rti:
+            runner.say('sqp_rti: steps follow the gradient of sqp iterated to convergence on '
+                       'the same problem and are accepted on the loss of sqp_rti as deployed')
+            runner.prepare(converged=False)
         progress = Progress(args.iterations, args.quiet)
 
         def evaluate(theta):
-            outcomes = problem.rollouts(runner, [np.exp(theta)], gradient=True)[0]
-            return problem.point(theta, outcomes)
+            w = np.exp(theta)
+            point = problem.point(theta, problem.rollouts(runner, [w], gradient=True)[0])
+            if rti:
+                deployed = problem.rollouts(runner, [w], converged=False)[0]
+                point.details['converged_loss'] = point.loss
+                point.details['deployed_failures'] = int(sum(o.failures for o in deployed))
+                point.loss = float(np.mean([o.loss for o in deployed]))
+            return point
 
         def report(record):
             record['rollouts'] = runner.rollouts
@@ -79,11 +98,8 @@ def main(argv=None):
             return 1
         progress.close()
         w1 = np.exp(result.theta)
-        before, after = problem.rollouts(runner, [problem.w0, w1], keep=True)
-        deployed = None
-        if problem.cfg.solver.name == 'sqp_rti':
-            deployed = [float(np.mean([o.loss for o in batch])) for batch in
-                        problem.rollouts(runner, [problem.w0, w1], converged=False)]
+        before, after = problem.rollouts(runner, [problem.w0, w1], keep=True,
+                                         converged=not rti)
         rollouts = runner.rollouts
     loss0 = result.history[0]['loss']
     param_file.write(problem.path, tuned_path,
@@ -101,7 +117,7 @@ def main(argv=None):
                        result.history],
         'metrics_before': {o.scenario: o.metrics for o in before},
         'metrics_after': {o.scenario: o.metrics for o in after},
-        'loss_sqp_rti_before_after': deployed,
+        'loss_of': 'sqp_rti as deployed' if rti else problem.cfg.solver.name,
     }
     history_path.write_text(json.dumps(history, indent=1, default=float))
     from .tuning_plots import plot_tuning
@@ -109,9 +125,12 @@ def main(argv=None):
     print('loss %.6g -> %.6g (%+.1f %%) after %d iterations, %d rollouts, %.1f s: %s' % (
         loss0, result.loss, 100 * (result.loss - loss0) / abs(loss0) if loss0 else 0.0,
         len(result.history) - 1, rollouts, history['seconds'], result.stop))
-    if deployed is not None:
-        print('the config runs sqp_rti: tuned with sqp to convergence; loss of sqp_rti as '
-              'deployed %.6g -> %.6g' % tuple(deployed))
+    if rti:
+        final = next(r for r in result.history if r['loss'] == result.loss)
+        converged = (result.history[0]['details']['converged_loss'],
+                     final['details']['converged_loss'])
+        print('losses of sqp_rti as deployed; of sqp iterated to convergence: %.6g -> %.6g'
+              % tuple(converged))
     for label, a, b in zip(problem.labels, problem.w0, w1):
         if a != b:
             print('  %-36s %12.6g -> %-12.6g (x%.3g)' % (label, a, b, b / a))
