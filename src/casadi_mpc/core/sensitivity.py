@@ -3,10 +3,11 @@ the goal, the state or a bound is nudged.
 
 Works on the flat NLP the OCP exposes (``ocp.nlp``: w, p, f, g; bounds from ``ocp.bounds``), so
 the result does not depend on which backend found the solution. At a solution w* the active set
-is read from the primal (entries within a tolerance of a bound), the multipliers are recovered
-from the stationarity condition grad f + J' lam_g + lam_x = 0 by least squares (nlpsol sign
-convention: lam > 0 at an upper bound, < 0 at a lower one), and with that active set fixed the
-KKT conditions are differentiated (implicit function theorem):
+is read from the primal (entries within a tolerance of a bound); the multipliers are the
+backend's where it gives them, else recovered from the stationarity condition grad f + J' lam_g
++ lam_x = 0 by least squares (nlpsol sign convention: lam > 0 at an upper bound, < 0 at a lower
+one); with that active set fixed the KKT conditions are differentiated (implicit function
+theorem):
 
     [ H_FF  J_AF' ] [ dw_F ]     [ d(grad_w L)_F/dp ]
     [ J_AF   0    ] [ dlam ] = - [ dg_A/dp          ]
@@ -24,7 +25,13 @@ The Hessian's dynamics part is evaluated per shooting interval (``integrators.
 rk4_step_second_order``, mapped over the horizon) rather than from the flat graph, whose exact
 Hessian grows past millions of operations for a 7-DOF arm; the layout this relies on (gap rows
 x_{k+1} - F(x_k, u_k, p) at ``ocp.gap_index``) is checked numerically once, and without it the
-flat Hessian is used.
+flat Hessian is used. For small problems the functions are compiled (generated C, cached on disk
+like the compiled solvers, when the controller's solver is compiled) and the KKT matrix is
+factorized densely; large ones stay in CasADi's virtual machine with a sparse LU.
+
+Deviation from reusing the solver's factorization: the compiled solver factorizes its QPs with
+a Gauss-Newton Hessian, whose derivatives would miss the dynamics' curvature; the exact KKT
+matrix here gives the derivatives of the solution itself, the same for every backend.
 """
 import hashlib
 import time
