@@ -31,6 +31,9 @@ setup(
             'casadi-mpc = casadi_mpc.cli:main',
             'mpc_node = casadi_mpc.ros.mpc_node:main',
             'sim_node = casadi_mpc.ros.sim_node:main',
+            'estimator_node = casadi_mpc.ros.estimator_node:main',
+            'safety_filter_node = casadi_mpc.ros.safety_filter_node:main',
+            'recorder = casadi_mpc.tools.record:main',
         ],
     },
 )

@@ -152,3 +152,48 @@ def json_stdout():
     finally:
         sys.stdout.flush()
         real.close()
+
+
+# ---------------------------------------------------------------------------- estimation
+@dataclass(frozen=True)
+class Estimation:
+    """Moving horizon estimation of a unicycle's pose and its velocity and turn-rate gains from
+    a noisy pose measured every dt, the commands known. Arrival cost with fixed weights, the
+    previous solution as its prior (do-mpc's MHE)."""
+
+    name: str
+    dt: float
+    steps: int            # measurements after the first
+    gains: tuple          # the robot's true gains
+    prior: tuple          # the estimator's prior gains
+    meas_std: float       # pose measurement noise (per state, SI)
+    process_std: float    # process noise intensity [SI / sqrt(s)]
+    state_prior_std: float
+    gain_prior_std: float
+    seed: int
+
+
+MHE = Estimation(name='unicycle_gains', dt=0.1, steps=200, gains=(0.9, 1.1), prior=(1.0, 1.0),
+                 meas_std=0.01, process_std=0.02, state_prior_std=0.1, gain_prior_std=0.1,
+                 seed=7)
+
+
+def unicycle_gains_ode(x, u, p):
+    v, omega = p[0] * u[0], p[1] * u[1]
+    return ca.vertcat(v * ca.cos(x[2]), v * ca.sin(x[2]), omega)
+
+
+def mhe_data(prob):
+    """(measurements (steps+1, 3), commands (steps, 2), true states (steps+1, 3)): the robot
+    driven by smooth commands, one RK4 step of dt per interval, its pose measured with noise."""
+    x, u, p = ca.SX.sym('x', 3), ca.SX.sym('u', 2), ca.SX.sym('p', 2)
+    ode = lambda a, b: unicycle_gains_ode(a, b, p)   # noqa: E731
+    step = ca.Function('F', [x, u, p], [rk4_step(ode, x, u, prob.dt)])
+    rng = np.random.default_rng(prob.seed)
+    xs, us = [np.zeros(3)], []
+    for k in range(prob.steps):
+        cmd = np.array([0.5 + 0.3 * np.sin(0.2 * k), 0.8 * np.sin(0.1 * k)])
+        us.append(cmd)
+        xs.append(np.asarray(step(xs[-1], cmd, prob.gains), float).ravel())
+    xs = np.array(xs)
+    return xs + prob.meas_std * rng.standard_normal(xs.shape), np.array(us), xs

@@ -156,7 +156,7 @@ def lockstep(changes, steps=6):
     for _ in range(steps):
         a, b = plain.step(x), prepared.step(x)
         np.testing.assert_allclose(b.u_pred, a.u_pred, rtol=0, atol=SAME_ATOL)
-        x = np.asarray(step(x, a.u0, []), float).ravel()
+        x = np.asarray(step(x, a.u0, plain.tuning.model_p), float).ravel()
         prepared.solver.prepare()
     for ctrl in (plain, prepared):
         changes(ctrl)
@@ -222,7 +222,7 @@ def test_advanced_step_off_prepares_only_the_linearization_and_can_be_switched_l
             assert paths == ['prepared', 'solve']
         elif k > 8:
             assert paths == ['solve', 'prepared']
-        x = np.asarray(step(x, a.u0, []), float).ravel()
+        x = np.asarray(step(x, a.u0, on.tuning.model_p), float).ravel()
         on.solver.prepare()
         off.solver.prepare()
     assert Builds.count == builds

@@ -41,8 +41,17 @@ def test_rk4_step_jacobian_matches_finite_differences(name, options):
 
 def test_unicycle_kinematics():
     model = build_model('diff_drive')
-    xdot = np.asarray(model.rhs([0, 0, np.pi / 2], [1.0, 0.5], []), float).ravel()
+    xdot = np.asarray(model.rhs([0, 0, np.pi / 2], [1.0, 0.5], model.param_vector()),
+                      float).ravel()
     np.testing.assert_allclose(xdot, [0.0, 1.0, 0.5], atol=1e-12)
+
+
+def test_unicycle_gains_scale_the_commanded_velocities():
+    model = build_model('diff_drive')
+    assert model.param_names == ['v_gain', 'omega_gain']
+    p = model.param_vector({'v_gain': 0.9, 'omega_gain': 1.1})
+    xdot = np.asarray(model.rhs([0, 0, 0.0], [1.0, 0.5], p), float).ravel()
+    np.testing.assert_allclose(xdot, [0.9, 0.0, 0.55], atol=1e-12)
 
 
 @pytest.mark.parametrize('links', [1, 2, 3])

@@ -158,7 +158,7 @@ def test_prepared_rti_step_equals_unprepared():
         a, b = plain.step(x), prepared.step(x)
         np.testing.assert_allclose(a.u_pred, b.u_pred, atol=1e-12)
         prepared.solver.prepare()
-        x = np.asarray(plant(x, a.u0, []), float).ravel()
+        x = np.asarray(plant(x, a.u0, plain.tuning.model_p), float).ravel()
     # a goal change after preparing: the stale linearization is detected and redone
     prepared.solver.prepare()
     for ctrl in (plain, prepared):

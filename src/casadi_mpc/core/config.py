@@ -182,6 +182,9 @@ class MPCConfig(Strict):
                                       'aggregated status on /diagnostics [s] (sooner when '
                                       'the level gets worse); per-step telemetry goes on '
                                       '~/telemetry')
+    follow_estimates: bool = Field(False, description='take the model parameters from '
+                                   'estimated_parameters (estimator_node) as they arrive, '
+                                   'as parameter changes (no rebuild)')
 
     @field_validator('costs')
     @classmethod

@@ -108,16 +108,18 @@ def resolve(cfg, model, terms, x_default=None):
                   cfg.terminal_constraint, cfg.terminal_tolerance)
 
 
-def changed_structure(old, new):
-    """Dotted names of structural fields whose values differ between two configs."""
+def changed_structure(old, new, structural=None):
+    """Dotted names of structural fields whose values differ between two configs of one
+    schema (``structural``: its structural fields; default MPCConfig's)."""
     a, b = old.model_dump(), new.model_dump()
 
     def get(d, key):
         for part in key.split('.'):
             d = d[part]
         return d
-    changed = [k for k in sorted(STRUCTURAL) if get(a, k) != get(b, k)]
-    if set(a['costs']) != set(b['costs']):
+    fields = STRUCTURAL if structural is None else structural
+    changed = [k for k in sorted(fields) if get(a, k) != get(b, k)]
+    if 'costs' in a and set(a['costs']) != set(b['costs']):
         changed.append('costs (set of terms)')
     return changed
 

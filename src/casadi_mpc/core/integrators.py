@@ -7,11 +7,9 @@ import casadi as ca
 EXPAND_LIMIT = 20000
 
 
-def rk4_step(model, dt, substeps=1):
-    """Return F(x, u, p) -> x after ``dt`` seconds, with ``substeps`` RK4 steps."""
-    x = ca.SX.sym('x', model.nx)
-    u = ca.SX.sym('u', model.nu)
-    p = ca.SX.sym('p', model.n_params)
+def rk4(model, x, u, p, dt, substeps=1):
+    """The state ``dt`` seconds after ``x`` under ``u``, with ``substeps`` RK4 steps, as an
+    expression (``dt`` may be a number or a symbol)."""
     h = dt / substeps
     xk = x
     for _ in range(substeps):
@@ -20,7 +18,16 @@ def rk4_step(model, dt, substeps=1):
         k3 = model.rhs(xk + h / 2 * k2, u, p)
         k4 = model.rhs(xk + h * k3, u, p)
         xk = xk + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-    return ca.Function('F', [x, u, p], [xk], ['x', 'u', 'p'], ['xf'])
+    return xk
+
+
+def rk4_step(model, dt, substeps=1):
+    """Return F(x, u, p) -> x after ``dt`` seconds, with ``substeps`` RK4 steps."""
+    x = ca.SX.sym('x', model.nx)
+    u = ca.SX.sym('u', model.nu)
+    p = ca.SX.sym('p', model.n_params)
+    return ca.Function('F', [x, u, p], [rk4(model, x, u, p, dt, substeps)], ['x', 'u', 'p'],
+                       ['xf'])
 
 
 def rhs_jacobian(model, name='rhs_jac'):

@@ -1,7 +1,19 @@
 """The simulated robot: integrates the same model the controller uses (one truth)."""
 import numpy as np
 
+from . import sim_config
 from .integrators import rk4_step, rk4_step_jacobian
+
+
+def make_plant(cfg, model):
+    """The simulator's plant for a SimConfig ``cfg``: the controller's model integrated by RK4
+    (engine: model) or the physics engine (engine: mujoco, imported only then)."""
+    x0, noise = sim_config.initial_state(cfg, model), sim_config.noise(cfg, model)
+    if cfg.engine == 'mujoco':
+        from .mujoco_plant import MujocoPlant
+        return MujocoPlant(model, x0, cfg.model.params, cfg.mujoco, noise, cfg.seed)
+    return Plant(model, x0, cfg.model.params, max_step=cfg.max_step, noise_std=noise,
+                 seed=cfg.seed)
 
 
 class Plant:
@@ -24,6 +36,7 @@ class Plant:
         self.max_step = float(max_step)
         self.noise = np.broadcast_to(np.asarray(noise_std, float), (model.nx,)).copy()
         self.rng = np.random.default_rng(seed)
+        self.applied = np.zeros(model.nu)    # the input as applied (within the bounds)
 
     def _integrator(self, h, jacobian=False):
         # kept with the model: plants of the same model (one per rollout) share them
@@ -36,6 +49,7 @@ class Plant:
     def step(self, u, dt, jacobian=False):
         raw = np.asarray(u, dtype=float).ravel()
         u = np.clip(raw, self.model.u_lb, self.model.u_ub)
+        self.applied = u
         n = max(1, int(np.ceil(dt / self.max_step - 1e-9)))
         F = self._integrator(dt / n, jacobian)
         x = self.x
@@ -54,3 +68,7 @@ class Plant:
             x = x + self.noise * np.sqrt(dt) * self.rng.standard_normal(self.model.nx)
         self.x = x
         return (x.copy(), A, B) if jacobian else x.copy()
+
+    def truth(self):
+        """The true state where it differs from ``x``: never, the state is the model's."""
+        return None

@@ -132,6 +132,18 @@ def odometry(stamp, frame_id, child_frame_id, position, orientation, linear, ang
     return bytes(w.out)
 
 
+def read_twist(buf, stamped=False):
+    """geometry_msgs/Twist (or TwistStamped) -> (stamp (sec, nanosec) or None, linear (x, y,
+    z), angular (x, y, z))."""
+    r = Reader(buf)
+    stamp = None
+    if stamped:
+        stamp = (r.int32(), r.uint32())
+        r.string()
+    values = r.doubles(6)
+    return stamp, values[:3], values[3:]
+
+
 def twist(linear, angular, stamp=None, frame_id=''):
     """geometry_msgs/Twist, or TwistStamped when ``stamp`` (sec, nanosec) is given."""
     w = _Writer()

@@ -16,14 +16,13 @@ gets worse; the step path and the watchdog drive it (no timer of its own). A ste
 watchdog sends the safe command when the node clock itself stops (e.g. the simulated clock
 died). One lock serializes the callbacks of both threads.
 """
-import functools
 import sys
 import threading
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
-from rcl_interfaces.msg import SetParametersResult
+from rcl_interfaces.msg import ParameterEvent, SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -31,9 +30,11 @@ from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from . import conversions as conv, diagnostics, param_files, params, qos, runtime
+from . import conversions as conv, diagnostics, measurements, param_files, params, qos, \
+    runtime
 from .intake import StateIntake
 from .mpc_outputs import MpcOutputs
+from .runtime import locked
 from ..core import closed_loop
 from ..core.config import ConfigError, MPCConfig, parse, with_changes
 from ..core.controller import MPCController
@@ -44,15 +45,6 @@ from ..core.supervisor import EnergyMeter, Mode, ModeLog, Supervisor
 
 LOG_EVERY = 2.0   # [s] throttle for repeated warnings
 SWITCH_INTERVAL = 2e-4   # [s] GIL hand-over: the state thread waits at most this long
-
-
-def locked(method):
-    """Run a callback under the node's lock (the state thread and the executor share state)."""
-    @functools.wraps(method)
-    def run(self, *args):
-        with self.lock:
-            return method(self, *args)
-    return run
 
 
 class MpcNode(LifecycleNode):
@@ -205,6 +197,8 @@ class MpcNode(LifecycleNode):
         msg_type, topic, self._decode, self._state_what = state
         if not self.loop.on_state:
             self._subscription(msg_type, topic, self._on_state, qos.STATE, raw=True)
+        self._subscription(ParameterEvent, 'estimated_parameters', self._on_estimates,
+                           qos.COMMAND)
         if self.ctrl.ocp.uses_reference:
             if arm:
                 self._subscription(JointTrajectory, 'reference_trajectory',
@@ -294,6 +288,26 @@ class MpcNode(LifecycleNode):
         c = self.cfg
         self._set_reference(lambda m: conv.trajectory_to_reference(m, self.model, c.horizon,
                                                                    c.dt), msg, 'trajectory')
+
+    @locked
+    def _on_estimates(self, msg):
+        """Estimated model parameters (estimator_node), followed with ``follow_estimates``:
+        applied as one parameter change, validated like ``ros2 param set`` and never a
+        rebuild."""
+        if not self.cfg.follow_estimates or self.ctrl is None:
+            return
+        try:
+            values = measurements.read_parameter_event(msg, self.model)
+        except conv.Rejected as err:
+            self._reject('estimated parameters', err)
+            return
+        current = params.values_of(self.cfg, values)
+        if all(current.get(k) == v for k, v in values.items()):
+            return
+        result = self.set_parameters_atomically(
+            [Parameter(k, Parameter.Type.DOUBLE, v) for k, v in values.items()])
+        if not result.successful:
+            self._reject('estimated parameters', result.reason)
 
     @locked
     def _on_set_parameters(self, parameters):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, \
-    ParameterType
+    ParameterType, SetParametersResult
 from rclpy.exceptions import InvalidParameterValueException, ParameterUninitializedException
 from rclpy.parameter import Parameter
 
@@ -250,6 +250,23 @@ def to_declared_types(parameters, by_name, refused):
                 p = Parameter(p.name, Parameter.Type(spec.type), spec.default)
         out.append(p)
     return out
+
+
+def apply(parameters, by_name, refused, update, logger, throttle=2.0):
+    """The body of a node's set-parameters callback: the requests as changes (see
+    :func:`changes`), handed to ``update`` (which raises ConfigError to refuse them all);
+    the applied changes logged. Returns the SetParametersResult and the changes applied."""
+    try:
+        requested = changes(parameters, by_name, refused)
+        if requested:
+            update(requested)
+    except (ConfigError, TypeError) as err:
+        return SetParametersResult(successful=False, reason=str(err)), {}
+    if requested:
+        logger.info('parameters changed: %s' % ', '.join(
+            '%s = %s' % (k, requested[k]) for k in sorted(requested)),
+            throttle_duration_sec=throttle)
+    return SetParametersResult(successful=True), requested
 
 
 def values_of(cfg, names):

@@ -15,3 +15,6 @@ CLOCK = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                    history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
 DIAGNOSTICS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST)
+# /clock kept as a log of arrivals (estimator): every tick, even while the executor is busy
+CLOCK_LOG = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                       history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)

@@ -7,6 +7,7 @@ returns, the node publishes its stop command while the context is still valid, a
 exits. A configuration error ends the process with status 2 and the reason in the log; an error
 escaping the executor ends it with status 1.
 """
+import functools
 import os
 import signal
 import sys
@@ -41,6 +42,16 @@ def set_realtime(priority):
         except OSError as err:
             return '%s (needs CAP_SYS_NICE or an rtprio limit: ulimit -r)' % err
     return None
+
+
+def locked(method):
+    """Run a node's callback under its ``lock``: callbacks of a thread of its own (a state or
+    command intake) and of the executor share the node's state."""
+    @functools.wraps(method)
+    def run(self, *args):
+        with self.lock:
+            return method(self, *args)
+    return run
 
 
 def fail_at_start(name, err):

@@ -1,10 +1,13 @@
-"""sim_node: integrates the controller's model (core Plant) and plays the robot.
+"""sim_node: plays the robot on the controller's model (core Plant, ``engine: model``) or on a
+physics engine (core MujocoPlant, ``engine: mujoco``).
 
 Publishes ``odom`` (bases; frame ``frame_id``, child ``child_frame_id``) or ``joint_states``
 (arms) every simulation step, and ``/clock`` when ``publish_clock`` is on. Commands come in on
 ``cmd_vel`` (velocity-commanded bases) or ``commands`` (model inputs, e.g. joint torques); a
 command older than ``command_timeout`` (simulated time) is replaced by zero; with
-``hold_until_command`` the robot keeps its initial state until the first command. The simulation
+``hold_until_command`` the robot keeps its initial state until the first command. On MuJoCo a
+base's ``odom`` is its wheel odometry, and ``~/ground_truth`` (Odometry in ``world``) its true
+pose. The simulation
 steps on a steady wall-clock timer, ``real_time_factor`` simulated seconds per second; the
 simulator itself never runs on simulated time.
 """
@@ -25,7 +28,7 @@ from std_msgs.msg import Float64MultiArray
 from . import conversions as conv, param_files, params, qos, runtime
 from ..core import sim_config
 from ..core.config import ConfigError
-from ..core.plant import Plant
+from ..core.plant import make_plant
 
 LOG_EVERY = 2.0   # [s]
 
@@ -42,9 +45,8 @@ class SimNode(Node):
                                                                 sim_config.parse, given)
         self.model, self.dt = model, 1.0 / self.cfg.sim_rate_hz
         try:
-            self.plant = Plant(model, sim_config.initial_state(self.cfg, model),
-                               self.cfg.model.params, max_step=self.cfg.max_step,
-                               noise_std=sim_config.noise(self.cfg, model), seed=self.cfg.seed)
+            sim_config.check_engine(self.cfg, model)
+            self.plant = make_plant(self.cfg, model)
         except KeyError as err:
             raise ConfigError('model.params: %s' % err.args[0]) from None
         self.t = 0.0                        # simulated time [s]
@@ -58,8 +60,9 @@ class SimNode(Node):
         self.add_pre_set_parameters_callback(
             lambda ps: params.to_declared_types(ps, self.specs, self.refused))
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.get_logger().info('simulating %s at %.4g Hz, %.3g x real time%s'
-                               % (model.name, self.cfg.sim_rate_hz, self.cfg.real_time_factor,
+        self.get_logger().info('simulating %s on %s at %.4g Hz, %.3g x real time%s'
+                               % (model.name, self.cfg.engine, self.cfg.sim_rate_hz,
+                                  self.cfg.real_time_factor,
                                   ', publishing /clock' if self.cfg.publish_clock else ''))
 
     def _io(self):
@@ -76,6 +79,8 @@ class SimNode(Node):
                                      qos.COMMAND)
         self.clock_pub = (self.create_publisher(ClockMsg, '/clock', qos.CLOCK)
                           if self.cfg.publish_clock else None)
+        self.truth_pub = (self.create_publisher(Odometry, '~/ground_truth', qos.STATE_OUT)
+                          if self.plant.truth() is not None else None)
 
     def _on_command(self, msg):
         try:
@@ -98,10 +103,13 @@ class SimNode(Node):
             new = sim_config.parse({**self.cfg.model_dump(), **changes}, 'parameter update')
             noise = sim_config.noise(new, self.model)
             p = self.model.param_vector(new.model.params)
+            sim_config.check_engine(new, self.model)
         except (ConfigError, TypeError, KeyError) as err:
             return SetParametersResult(successful=False, reason=str(err))
         self.cfg = new
         self.plant.noise, self.plant.p = noise, p
+        if new.engine == 'mujoco':
+            self.plant.options = new.mujoco
         return SetParametersResult(successful=True)
 
     def _step(self):
@@ -113,11 +121,16 @@ class SimNode(Node):
         stamp = self._stamp()
         if self.clock_pub is not None:
             self.clock_pub.publish(ClockMsg(clock=stamp))
+        applied = self.plant.applied
         if self.model.kind == 'arm':
-            self.state_pub.publish(conv.state_to_joint_state(x, self.model, stamp, u))
+            self.state_pub.publish(conv.state_to_joint_state(x, self.model, stamp, applied))
         else:
             self.state_pub.publish(conv.state_to_odometry_bytes(
-                x, u, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id))
+                x, applied, self.model, stamp, self.cfg.frame_id, self.cfg.child_frame_id))
+        if self.truth_pub is not None:
+            self.truth_pub.publish(conv.state_to_odometry_bytes(
+                self.plant.truth(), applied, self.model, stamp, 'world',
+                self.cfg.child_frame_id))
 
     def _stamp(self):
         if self.clock_pub is not None:

@@ -2,8 +2,11 @@
 
 Starts sim_node + mpc_node through the runner (headless, simulated time on /clock, faster than
 real time), sends a goal, waits until the controller reports it reached, prints a summary and
-writes a PNG (path with predicted horizons, commands, solve times). Exit status 0 only if the
-goal was reached.
+writes a PNG (path with predicted horizons, commands, solve times) and an MCAP recording of
+every topic. With ``--engine mujoco`` the robot is simulated by MuJoCo, and the same run on the
+controller's own model comes first, so the summary sets the two side by side (time to goal,
+final error, energy; for bases the odometry's drift from the true pose). Exit status 0 only if
+the goal was reached (on every engine run).
 """
 import argparse
 import os
@@ -14,11 +17,12 @@ import time
 import numpy as np
 
 from .. import bringup
-from ..core import closed_loop, sim_config
+from ..core import sim_config
 from ..core.config import ConfigError, load
 from ..core.models import build_model
-from ..loopback import LOOPBACK
+from ..loopback import LOOPBACK, domain_id
 from ..runner import NodeDied, System
+from .report import plot_steps, print_summary, summarize
 
 
 def parse_args(argv):
@@ -32,6 +36,13 @@ def parse_args(argv):
     ap.add_argument('--timeout', type=float, default=120.0, help='wall-clock limit [s]')
     ap.add_argument('--real-time-factor', type=float, default=4.0,
                     help='simulated seconds per wall-clock second')
+    ap.add_argument('--engine', choices=bringup.ENGINES, default='model',
+                    help="what plays the robot: the controller's own model, or MuJoCo (then "
+                    'the run on the model comes first, for the comparison)')
+    ap.add_argument('--no-compare', action='store_true', help='with --engine mujoco: skip the '
+                    'run on the model')
+    ap.add_argument('--record', default='demo.mcap', help="MCAP recording of the run's topics "
+                    "('' for none); casadi-mpc report draws its PNG")
     ap.add_argument('--verbose', action='store_true', help="show the nodes' output")
     return ap.parse_args(argv)
 
@@ -54,21 +65,53 @@ def run(args, out=sys.stdout):
         raise ConfigError('goal: %d values needed (%s)' % (model.nx, ', '.join(
             model.state_names)))
     domain = ros_environment()
+    engines = [args.engine] if args.engine == 'model' or args.no_compare else \
+        ['model', args.engine]
+    runs = {}
+    for engine in engines:
+        main = engine == args.engine
+        runs[engine] = run_once(args, engine, params_file, model, x0, goal,
+                                domain if main else domain_id(), args.record if main else '')
+        runs[engine]['summary'] = summarize(cfg, model, goal, runs[engine]['steps'],
+                                            runs[engine]['reached'])
+    code = report(cfg, model, goal, runs[args.engine]['steps'], runs[args.engine]['reached'],
+                  args, params_file, out, runs)
+    return code if all(r['reached'] for r in runs.values()) else 1
+
+
+def run_once(args, engine, params_file, model, x0, goal, domain, record):
+    """One run of the system on ``engine``: the steps after the goal, whether it was reached,
+    and the simulator's true state at the end where it has one (MuJoCo bases)."""
+    from ..ros import conversions as conv, qos
     from .observer import Observer
+    from .record import Recorder, Recording, parameters_metadata
     launch_args = {'robot': args.robot, 'params_file': params_file,
-                   'real_time_factor': str(args.real_time_factor)}
+                   'real_time_factor': str(args.real_time_factor), 'engine': engine}
     # the controller holds the start until the demo sends its goal over the topic
     overrides = {'mpc_node': {'goal': x0.tolist()}}
     deadline = time.monotonic() + args.timeout
-    echo = out if args.verbose else None
-    with System.of('sim', launch_args, overrides, echo=echo) as system:
+    echo = sys.stdout if args.verbose else None
+    env = {'ROS_DOMAIN_ID': str(domain)}
+    with System.of('sim', launch_args, overrides, env=env, echo=echo) as system:
         observer = Observer(model, domain)
+        recorder = Recorder(observer.node, Recording(record, parameters_metadata(
+            params_file))) if record else None
+        truth = observer.probe.record(conv.Odometry, 'sim_node/ground_truth', qos.STATE)
 
         def left():
             return max(1.0, deadline - time.monotonic())
         try:
             observer.wait_for(lambda: observer.value('mode') == 'NORMAL', left(),
                               'running controller', system.check)
+            if recorder is not None:   # the goal this process sends, from its first message
+                msg_type, topic, _ = observer.goal_message(goal)
+                recorder.add(topic, msg_type)
+                observer.wait_for(lambda: recorder.covers(('sim_node', 'mpc_node')), left(),
+                                  "the recorder on the nodes' topics", system.check)
+            # the simulator's true state, where it publishes one (a base on MuJoCo)
+            observer.wait_for(lambda: len(truth) or publishes(
+                observer.node, 'sim_node', '/sim_node/ground_truth') is False, left(),
+                'the true state', system.check)
             first = observer.send_goal(goal, min(20.0, left()), system.check)
             reached = True
             try:
@@ -78,106 +121,73 @@ def run(args, out=sys.stdout):
                 reached = False
             steps = observer.steps[first:]
         finally:
+            if recorder is not None:
+                recorder.close()
             observer.close()
-    return report(cfg, model, goal, steps, reached, args, params_file, out)
+    last = truth.last()
+    return {'steps': steps, 'reached': reached, 'record': record,
+            'truth': None if last is None else conv.odometry_to_state(last, model)}
 
 
-def _number(values, key):
-    """A telemetry value as a float; nan when missing or not a number."""
+def publishes(node, name, topic):
+    """Whether node ``name`` publishes ``topic``, as far as the graph knows: None while it
+    knows none of the node's publishers yet."""
+    from rclpy.node import NodeNameNonExistentError
     try:
-        return float(values.get(key, 'nan'))
-    except (TypeError, ValueError):
-        return float('nan')
+        topics = [t for t, _ in node.get_publisher_names_and_types_by_node(name, '/')]
+    except NodeNameNonExistentError:
+        return None
+    if not topics:
+        return None
+    return topic in topics
 
 
-def _growth(v, key):
-    """How much a telemetry counter grew over the steps (0 without numbers)."""
-    first, last = _number(v[0], key), _number(v[-1], key)
-    return int(last - first) if np.isfinite(first) and np.isfinite(last) else 0
-
-
-def report(cfg, model, goal, steps, reached, args, params_file, out):
-    """Print the summary and write the PNG; the exit status follows the goal result alone."""
+def report(cfg, model, goal, steps, reached, args, params_file, out, runs=None):
+    """Print the summary (and the comparison of engines), write the PNG; the exit status
+    follows the goal result alone."""
     if not steps:
         out.write('casadi-mpc demo: the controller reported no steps after the goal; the '
                   'report has no data\n')
-    v = [s['values'] for s in steps] or [{}]
-    solved = [x for x in (_number(d, 'solve_time_ms') for d in v) if np.isfinite(x)]
-    t0 = steps[0]['t'] if steps else 0.0
-    hit = next((s for s in steps if s['values'].get('goal_reached') == 'true'), None)
-    last = v[-1]
-    summary = {
-        'model': model.name, 'solver': cfg.solver.name, 'goal': goal.tolist(),
-        'goal_reached': reached, 'time_to_goal': None if hit is None else hit['t'] - t0,
-        'wall_to_goal': None if hit is None else hit['wall'] - steps[0]['wall'],
-        'final_error': _number(last, 'goal_error'),
-        'energy': _number(last, 'energy_used') - _number(v[0], 'energy_used'),
-        'energy_unit': last.get('energy_unit', ''),
-        'task_cost': float(np.nansum([_number(d, 'cost.task') for d in v])),
-        'energy_cost': float(np.nansum([_number(d, 'cost.energy') for d in v])),
-        'solve_ms': (np.median(solved), np.percentile(solved, 99)) if solved else (np.nan,) * 2,
-        'deadline_misses': _growth(v, 'deadline_misses'),
-        'fallbacks': _growth(v, 'fallbacks'),
-        'steps': len(steps),
-    }
-    print_summary(summary, cfg, args, params_file, out)
-    plot(model, steps, summary, args.out)
+    summary = summarize(cfg, model, goal, steps, reached)
+    engine = getattr(args, 'engine', 'model')
+    print_summary(summary, cfg, 'casadi-mpc demo: %s over ROS 2 (sim_node on %s + mpc_node, '
+                  '/clock at %.3g x real time)' % (model.name, engine, args.real_time_factor),
+                  params_file, out)
+    if runs and len(runs) > 1:
+        print_comparison(model, goal, runs, out)
+    plot_steps(model, steps, summary, args.out)
     out.write('  report            %s\n' % args.out)
+    record = (runs or {}).get(engine, {}).get('record')
+    if record:
+        out.write('  recording         %s (casadi-mpc report %s)\n' % (record, record))
     return 0 if reached else 1
 
 
-def print_summary(s, cfg, args, params_file, out):
-    w = out.write
-    w('casadi-mpc demo: %s over ROS 2 (sim_node + mpc_node, /clock at %.3g x real time)\n'
-      % (s['model'], args.real_time_factor))
-    w('  parameters        %s (solver %s, horizon %d x %.3g s, %.3g Hz)\n'
-      % (params_file, cfg.solver.name, cfg.horizon, cfg.dt, cfg.rate_hz))
-    w('  goal              %s\n' % ' '.join('%.4g' % g for g in s['goal']))
-    w('  goal reached      %s\n' % ('yes' if s['goal_reached'] else 'NO'))
-    w('  time to goal      %s\n' % ('%.2f s simulated (%.2f s wall clock)'
-                                    % (s['time_to_goal'], s['wall_to_goal'])
-                                    if s['time_to_goal'] is not None else '-'))
-    w('  final error       %.4g (tolerance %.3g)\n' % (s['final_error'], cfg.goal_tolerance))
-    w('  energy used       %.4g %s\n' % (s['energy'], s['energy_unit']))
-    w('  cost (sum/step)   task %.4g, energy %.4g\n' % (s['task_cost'], s['energy_cost']))
-    w('  solve time        median %.3f ms, p99 %.3f ms (%d steps)\n'
-      % (s['solve_ms'][0], s['solve_ms'][1], s['steps']))
-    w('  deadline misses   %d\n' % s['deadline_misses'])
-    w('  fallbacks         %d\n' % s['fallbacks'])
+def print_comparison(model, goal, runs, out):
+    """The same run on each engine, side by side."""
+    names = list(runs)
+    rows = [('goal reached', [('yes' if r['summary']['goal_reached'] else 'NO')
+                              for r in runs.values()])]
 
-
-def plot(model, steps, summary, path):
-    """The core's closed-loop report, fed from the controller's telemetry: the steps that name
-    both their state and their command (any number of them, none included), with the latest
-    predicted horizon where one had arrived."""
-    from .report import plot_closed_loop
-    rows = [s for s in steps if _sized(s.get('x'), model.nx) is not None
-            and _sized(s.get('u'), model.nu) is not None]
-    log = closed_loop.Log()
-    t0 = rows[0]['t'] if rows else 0.0
-    for s in rows:
-        log.t.append(s['t'] - t0)
-        log.x.append(_sized(s['x'], model.nx))
-        log.u.append(_sized(s['u'], model.nu))
-        log.solve_time.append(_number(s['values'], 'solve_time_ms') * 1e-3)
-        pred = s.get('prediction')
-        if pred is not None and len(pred):
-            log.predictions.append(pred)
-    if rows:   # the plot takes one more state than inputs (the final state)
-        log.t.append(log.t[-1])
-        log.x.append(log.x[-1])
-    plot_closed_loop(model, log, summary, path)
-
-
-def _sized(vector, size):
-    """``vector`` as a float array of ``size`` numbers, or None."""
-    if vector is None:
-        return None
-    try:
-        v = np.asarray(vector, float).ravel()
-    except (TypeError, ValueError):
-        return None
-    return v if v.size == size else None
+    def figure(key, fmt='%.4g'):
+        values = [r['summary'][key] for r in runs.values()]
+        return ['-' if v is None or not np.isfinite(v) else fmt % v for v in values]
+    rows.append(('time to goal [s]', figure('time_to_goal', '%.2f')))
+    rows.append(('final error', figure('final_error')))
+    unit = next(iter(runs.values()))['summary']['energy_unit']
+    rows.append(('energy [%s]' % unit, figure('energy')))
+    truths = [r['truth'] for r in runs.values()]
+    if any(t is not None for t in truths):
+        rows.append(('true final error', [
+            '-' if t is None else '%.4g' % np.linalg.norm(model.state_error(t, goal))
+            for t in truths]))
+        finals = [r['steps'][-1].get('x') if r['steps'] else None for r in runs.values()]
+        rows.append(('odometry drift [m]', [
+            '-' if t is None or x is None else '%.4g' % np.linalg.norm(
+                np.asarray(x)[:2] - np.asarray(t)[:2]) for t, x in zip(truths, finals)]))
+    out.write('  %-26s%s\n' % ('engines', ''.join('%-12s' % n for n in names)))
+    for label, values in rows:
+        out.write('  %-26s%s\n' % (label, ''.join('%-12s' % v for v in values)))
 
 
 def main(argv=None):

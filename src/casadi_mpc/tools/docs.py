@@ -1,9 +1,10 @@
 """`casadi-mpc docs`: the README's parameter tables, generated from the schemas.
 
-The pydantic schemas (``core/config.py``, ``core/sim_config.py``) are the one place that defines
-every parameter's name, type, default, range, unit and meaning; this renders them as the
-Markdown tables between the README's ``<!-- parameters:begin -->`` and ``<!-- parameters:end -->``
-markers. ``--check`` (and a unit test) fails when the README is stale; ``--write`` rewrites it.
+The pydantic schemas (``core/config.py``, ``core/sim_config.py``, ``core/estimator_config.py``,
+``core/safety_filter_config.py``) are the one place that defines every parameter's name, type,
+default, range, unit and meaning; this renders them as the Markdown tables between the README's
+``<!-- parameters:begin -->`` and ``<!-- parameters:end -->`` markers. ``--check`` (and a unit
+test) fails when the README is stale; ``--write`` rewrites it.
 """
 import argparse
 import sys
@@ -114,6 +115,8 @@ def terms_table():
 def render():
     """The generated part of the README (between the markers, markers excluded)."""
     from ..core.config import MPCConfig
+    from ..core.estimator_config import EstimatorConfig
+    from ..core.safety_filter_config import SafetyFilterConfig
     from ..core.sim_config import SimConfig
     return '\n'.join([
         '', '**`mpc_node`** (`mpc_node: ros__parameters:`; read-only keys fix the problem '
@@ -121,7 +124,11 @@ def render():
         '**Cost terms** (`costs.<term>`; the set of terms is fixed at start, their weights '
         'are not):', '', terms_table(), '',
         '**`sim_node`** (`sim_node: ros__parameters:`):', '',
-        table(SimConfig, ('model.', 'the robot model, as for mpc_node')), ''])
+        table(SimConfig, ('model.', 'the robot model, as for mpc_node')), '',
+        '**`estimator_node`** (`estimator_node: ros__parameters:`):', '',
+        table(EstimatorConfig, ('model.', 'the robot model, as for mpc_node')), '',
+        '**`safety_filter_node`** (`safety_filter_node: ros__parameters:`):', '',
+        table(SafetyFilterConfig, ('model.', 'the robot model, as for mpc_node')), ''])
 
 
 def replace_region(text, generated):

@@ -15,8 +15,8 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from .probe import Probe
-from ..ros import conversions as conv, qos
-from ..ros.diagnostics import parse_numbers, values_of
+from .report import prediction_of, telemetry_steps
+from ..ros import qos
 
 
 class Observer:
@@ -42,25 +42,11 @@ class Observer:
 
     # ------------------------------------------------------------------ callbacks
     def _on_prediction(self, msg):
-        if isinstance(msg, Path):
-            self.prediction = np.array([[p.pose.position.x, p.pose.position.y]
-                                        for p in msg.poses])
-        else:
-            self.prediction = np.array([p.positions for p in msg.points])
+        self.prediction = prediction_of(msg)
 
     def _on_telemetry(self, msg):
-        for name, values in values_of(msg).items():
-            if self.node_name in name:
-                self.steps.append({'t': conv.seconds(msg.header.stamp), 'values': values,
-                                   'x': self._vector(values.get('state'), self.model.nx),
-                                   'u': self._vector(values.get('command'), self.model.nu),
-                                   'prediction': self.prediction, 'wall': time.monotonic()})
-
-    @staticmethod
-    def _vector(text, size):
-        """The numbers of a telemetry value, or None unless there are ``size`` of them."""
-        v = parse_numbers(text)
-        return np.asarray(v, float) if v is not None and len(v) == size else None
+        self.steps.extend(telemetry_steps(msg, self.model, self.node_name, self.prediction,
+                                          time.monotonic()))
 
     # ------------------------------------------------------------------ queries
     def value(self, key, default=None):

@@ -26,6 +26,9 @@ def parse_args(argv):
     ap.add_argument('--noise', type=float, default=0.0, help='process noise std [SI/sqrt(s)]')
     ap.add_argument('--json', help='write the summary to this file')
     ap.add_argument('--plot', help='write a PNG of states, inputs and solve times')
+    ap.add_argument('--record', help='write the run as an MCAP recording with the topics and '
+                    'ROS 2 message types of the system (state, command, predictions, '
+                    'telemetry, /clock): casadi-mpc report draws it')
     ap.add_argument('--quiet', action='store_true', help='no progress line')
     return ap.parse_args(argv)
 
@@ -77,13 +80,17 @@ def main(argv=None):
         if not args.quiet and (k % 10 == 0 or k == n - 1):
             print('\rstep %4d/%d  error %.4f' % (k + 1, n, err), end='', file=sys.stderr)
     log, summary = closed_loop.run(controller, x0, args.steps, plant_params, args.noise,
-                                   progress=progress, keep_predictions=bool(args.plot))
+                                   progress=progress,
+                                   keep_predictions=bool(args.plot or args.record))
     if not args.quiet:
         print(file=sys.stderr)
     print_summary(summary, cfg.solver.time_limit)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(summary, f, indent=2)
+    if args.record:
+        record(args.record, controller, log, plant_params, args.config)
+        print('recording written to %s' % args.record)
     if args.plot:
         from .report import plot_closed_loop
         plot_closed_loop(controller.model, log, summary, args.plot)
@@ -113,3 +120,54 @@ def print_summary(s, time_limit=None):
     ]
     for name, value in rows:
         print('%-20s %s' % (name, value))
+
+
+def record(path, controller, log, plant_params, params_file):
+    """The run as the system would have published it, stamped with the simulated time: the
+    state (``/odom`` or ``/joint_states``), the command (``/cmd_vel`` or ``/commands``), the
+    predicted horizon and the telemetry of ``/mpc_node``, and ``/clock``."""
+    from builtin_interfaces.msg import Time
+    from rosgraph_msgs.msg import Clock
+    from ..ros import conversions as conv, diagnostics
+    from .record import Recording, parameters_metadata
+    model, cfg = controller.model, controller.cfg
+    p = model.param_vector(plant_params)
+    unit, energy = closed_loop.energy_unit(model), 0.0
+    arm = model.kind == 'arm'
+    goal = ' '.join('%.4g' % g for g in controller.goal)
+    with Recording(path, parameters_metadata(params_file)) as rec:
+        for k, (t, x, u) in enumerate(zip(log.t, log.x, log.u)):
+            ns = int(round(t * 1e9))
+            stamp = Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+            rec.write('/clock', Clock(clock=stamp), ns)
+            if arm:
+                rec.write('/joint_states', conv.state_to_joint_state(x, model, stamp, u), ns)
+            else:
+                rec.write('/odom', conv.state_to_odometry(x, u, model, stamp, cfg.frame_id,
+                                                          'base_link'), ns)
+            if conv.twist_commanded(model):
+                rec.write('/cmd_vel', conv.to_twist(u), ns)
+            else:
+                rec.write('/commands', conv.to_float_array(u, 'joints' if arm else 'inputs'),
+                          ns)
+            if k < len(log.predictions):
+                pred = log.predictions[k]
+                if arm:
+                    rec.write('/mpc_node/predicted_trajectory',
+                              conv.to_joint_trajectory(pred, None, model, stamp, cfg.dt), ns)
+                else:
+                    rec.write('/mpc_node/predicted_path',
+                              conv.to_path(pred, model, stamp, cfg.frame_id), ns)
+            error = controller.goal_error(x)
+            values = {'mode': 'NORMAL', 'solver_status': log.status[k],
+                      'solve_time_ms': log.solve_time[k] * 1e3,
+                      'iterations': int(log.iterations[k]),
+                      'cost.task': float(log.task_cost[k]),
+                      'cost.energy': float(log.energy_cost[k]), 'goal': goal,
+                      'goal_error': error, 'goal_reached': bool(error < cfg.goal_tolerance),
+                      'energy_used': energy, 'energy_unit': unit, 'model': model.name,
+                      'solver': cfg.solver.name, 'state': diagnostics.numbers(x),
+                      'command': diagnostics.numbers(u)}
+            energy += closed_loop.energy_rate(model, x, u, p) * cfg.dt
+            rec.write('/mpc_node/telemetry', diagnostics.array(stamp, diagnostics.status(
+                '/mpc_node: model predictive control', model.name, 'NORMAL', '', values)), ns)

@@ -3,6 +3,7 @@ from .effort import Effort
 from .goal_tracking import GoalTracking
 from .holding_effort import HoldingEffort
 from .input_rate import InputRate
+from .next_state import NextState
 from .obstacles import Obstacles
 from .power import Power
 from .progress import Progress
@@ -10,7 +11,8 @@ from .reference_tracking import ReferenceTracking
 from .terminal import Terminal
 
 TERMS = {cls.name: cls for cls in (GoalTracking, Terminal, ReferenceTracking, Progress,
-                                   Effort, HoldingEffort, Power, InputRate, Obstacles)}
+                                   Effort, HoldingEffort, Power, InputRate, Obstacles,
+                                   NextState)}
 
 
 def make_term(name):

@@ -15,7 +15,10 @@ import casadi as ca
 import numpy as np
 
 from .base import Model, bounds, signals
+from .bodies import JointBody, JointTerms
 from .linalg import spd_solve
+
+POINT_INERTIA = 1e-6   # [kg*m^2] a physics engine needs some rotational inertia per link
 
 
 def rigid_body_terms(q, dq, masses, lengths, g):
@@ -52,6 +55,26 @@ def rigid_body_terms(q, dq, masses, lengths, g):
     return mass_matrix, ca.vertcat(*bias), ca.vertcat(*gravity)
 
 
+def urdf(names, masses, lengths):
+    """The arm as a URDF: in the x-z plane (gravity along -z stands for the model's -y), each
+    joint turning about -y so that q = 0 points along +x and positive angles lift the arm, a
+    point mass at each link's end."""
+    parts = ['<robot name="planar_arm">', '<link name="base"/>']
+    parent, offset = 'base', 0.0
+    for i, (name, m, length) in enumerate(zip(names, masses, lengths)):
+        child = 'link%d' % (i + 1)
+        parts.append(
+            '<joint name="%s" type="continuous"><parent link="%s"/><child link="%s"/>'
+            '<origin xyz="%r 0 0"/><axis xyz="0 -1 0"/></joint>' % (name, parent, child, offset))
+        parts.append(
+            '<link name="%s"><inertial><origin xyz="%r 0 0"/><mass value="%r"/>'
+            '<inertia ixx="%r" iyy="%r" izz="%r" ixy="0" ixz="0" iyz="0"/></inertial></link>'
+            % (child, float(length), float(m), POINT_INERTIA, POINT_INERTIA, POINT_INERTIA))
+        parent, offset = child, float(length)
+    parts.append('</robot>')
+    return ''.join(parts)
+
+
 def build(links=2, tau_max=50.0, dq_max=np.inf, joint_names=None, **_):
     n = int(links)
     if n < 1 or n > 7:
@@ -68,6 +91,11 @@ def build(links=2, tau_max=50.0, dq_max=np.inf, joint_names=None, **_):
     holding = ca.Function('holding', [x, p], [gravity], ['x', 'p'], ['u'])
     power = ca.Function('power', [x, u, p], [u * dq], ['x', 'u', 'p'], ['power'])
     idx = ['%d' % (i + 1) for i in range(n)]
+    body = JointBody(
+        urdf=lambda pv: urdf(names, pv[:n], pv[n:2 * n]), joints=tuple(names),
+        actuated=tuple(names),
+        terms=lambda pv: JointTerms(np.asarray(pv[2 * n:3 * n], float), np.zeros(n),
+                                    float(pv[3 * n])))
     return Model(
         name='planar_arm', kind='arm',
         states=signals(['q' + i for i in idx] + ['dq' + i for i in idx],
@@ -82,5 +110,5 @@ def build(links=2, tau_max=50.0, dq_max=np.inf, joint_names=None, **_):
         x_lb=bounds([-np.inf] * n + [-dq_max] * n), x_ub=bounds([np.inf] * n + [dq_max] * n),
         u_lb=bounds([-tau_max] * n), u_ub=bounds([tau_max] * n),
         position=tuple(range(n)), velocity=tuple(range(n, 2 * n)),
-        joint_names=tuple(names), holding=holding, power=power,
+        joint_names=tuple(names), holding=holding, power=power, meta={'physics': body},
     )

@@ -18,6 +18,7 @@ import casadi as ca
 import numpy as np
 
 from .base import Model, bounds, signals
+from .bodies import JointBody, JointTerms
 from .linalg import spd_solve
 
 URDF_DIR = Path(__file__).resolve().parents[2] / 'urdf'
@@ -307,8 +308,8 @@ def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=
     p = ca.SX.sym('p', 2 * n + 1)
     q, dq = x[:n], x[n:]
     damping, armature, g = p[:n], p[n:2 * n], p[2 * n]
-    mass_matrix, coriolis, gravity_unit = _rigid_body_terms(
-        _dynamics_xml(root, set(names)), names, q, dq)
+    xml = _dynamics_xml(root, set(names))
+    mass_matrix, coriolis, gravity_unit = _rigid_body_terms(xml, names, q, dq)
     gravity = g * gravity_unit
     # armature: the rotor inertia reflected through the gearbox, added to the diagonal
     mass_matrix = mass_matrix + ca.diag(armature)
@@ -319,6 +320,11 @@ def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=
     holding = ca.Function('holding', [x, p], [gravity], ['x', 'p'], ['u'], opts)
     power = ca.Function('power', [x, u, p], [u * dq], ['x', 'u', 'p'], ['power'])
 
+    # the physics engine loads the same robot: inertials, the chain's joints, the rest fixed
+    body = JointBody(urdf=lambda _: xml, joints=tuple(names), actuated=tuple(names),
+                     terms=lambda pv: JointTerms(np.asarray(pv[:n], float),
+                                                 np.asarray(pv[n:2 * n], float),
+                                                 float(pv[2 * n])))
     effort = _per_joint(tau_max, [j.effort for j in joints], n, 'tau_max')
     velocity = _per_joint(dq_max, [j.velocity for j in joints], n, 'dq_max')
     return Model(
@@ -336,7 +342,7 @@ def build(urdf=None, urdf_file=None, root_link=None, tip_link=None, joint_names=
         wrap=tuple(i for i, j in enumerate(joints) if j.type == 'continuous'),
         position=tuple(range(n)), velocity=tuple(range(n, 2 * n)),
         joint_names=tuple(names), holding=holding, power=power,
-        meta={'robot': tree.robot, 'source': source, 'root_link': root_link,
+        meta={'physics': body, 'robot': tree.robot, 'source': source, 'root_link': root_link,
               'tip_link': tip_link,
               'locked_joints': tuple(j for j, v in tree.joints.items()
                                      if v.movable and j not in names)},
