@@ -209,6 +209,15 @@ class Evaluator:
                 '%s = %r' % (k, weights[k]) for k in bad))
         self.ctrl.update(weight_changes(self.cfg, weights))
 
+    def _input_tangent(self, sens, u, dx, du_prev):
+        """dU_k = K_x dX_k + K_u dU_{k-1} + K_w from a solve's sensitivities (columns: x0,
+        u_prev, the weights); a command at its bound does not move."""
+        nx, nu = self.ctrl.model.nx, self.ctrl.model.nu
+        du = sens.du0[:, :nx] @ dx + sens.du0[:, nx:nx + nu] @ du_prev + sens.du0[:, nx + nu:]
+        t = self.ctrl.tuning
+        du[(u <= t.u_lb) | (u >= t.u_ub)] = 0.0
+        return du
+
     def run(self, weights, scenario, gradient=(), keep=False):
         """Roll out ``scenario`` with the weight entries ``weights`` (label -> value, others
         as configured); ``gradient``: labels to differentiate the loss along. Never raises
@@ -258,13 +267,8 @@ class Evaluator:
                     error = 'step %d: %s' % (k, s.message)
                 else:
                     sens_time += s.seconds
-                    kx = s.du0[:, :model.nx]
-                    ku = s.du0[:, model.nx:model.nx + model.nu]
-                    kw = s.du0[:, model.nx + model.nu:]
-                    du = kx @ dX[-1] + ku @ dU_prev + kw
-                    du[(u <= ctrl.tuning.u_lb) | (u >= ctrl.tuning.u_ub)] = 0.0
-                    dU.append(du)
-                    dU_prev = du
+                    dU_prev = self._input_tangent(s, u, dX[-1], dU_prev)
+                    dU.append(dU_prev)
             if want and not error:
                 x_next, A, B = plant.step(u, dt, jacobian=True)
                 dX.append(A @ dX[-1] + B @ dU[-1])
