@@ -169,7 +169,7 @@ def compare(robots, scale):
         rows.append((robot, len(labels), grad.points[0][1], best, grad, grad_s, tpe, tpe_s,
                      target))
     print()
-    print('within 1 %% of the best loss found by either (rollouts; wall time of the whole run)')
+    print('within 1 % of the best loss found by either (rollouts; wall time of the whole run)')
     head = '%-9s %7s %10s %10s | %10s %9s %8s | %10s %9s %8s | %s' % (
         'robot', 'weights', 'loss start', 'best', 'gradient', 'rollouts', 'wall s', 'TPE',
         'rollouts', 'wall s', 'TPE / gradient')
