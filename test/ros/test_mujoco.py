@@ -18,7 +18,9 @@ from casadi_mpc.core.models import build_model
 from casadi_mpc.ros import conversions as conv, qos
 
 MUJOCO = {'engine': 'mujoco'}
-SLACK = 0.2     # [s] scheduling and delivery on a loaded 2-core machine
+# [s] scheduling and delivery on a loaded 2-core machine: over DDS the stop is checked to
+# happen; its timing is unit-tested on fake clocks (test/unit/test_loop.py)
+SLACK = 3.0
 BASE_GOAL = (1.0, 0.5, 0.4636)
 ARM_GOAL = [0.5, -0.4, 0.3, -1.0, 0.2, 0.6, 0.0]
 
