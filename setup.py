@@ -15,6 +15,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
         ('share/' + package_name + '/config', glob('config/*.yaml')),
+        ('share/' + package_name + '/config/tuning', glob('config/tuning/*.yaml')),
         ('share/' + package_name + '/urdf', glob('src/casadi_mpc/urdf/*.urdf')),
         ('share/' + package_name + '/examples/models', glob('examples/models/*.py')),
     ],

@@ -16,6 +16,14 @@ COMMANDS = {
                'the PNG report and summary of a recording (MCAP)'),
     'launch': ('casadi_mpc.runner', 'main',
                'start the system (sim | robot) as processes, like ros2 launch'),
+    'sensitivity': ('casadi_mpc.tools.sensitivity', 'main',
+                    'which weight to change, and which way: dL/dw of a closed-loop loss, '
+                    'predicted and measured for a 10 %% nudge'),
+    'tune': ('casadi_mpc.tools.tune', 'main',
+             'gradient descent on the weights against a closed-loop loss; writes the tuned '
+             'parameter file'),
+    'pareto': ('casadi_mpc.tools.pareto', 'main',
+               'task-energy front over the energy weights; writes the knee point'),
     'docs': ('casadi_mpc.tools.docs', 'main',
              "the README's parameter tables from the schemas (--check, --write)"),
 }

@@ -167,6 +167,10 @@ class MPCConfig(Strict):
     prediction_rate_hz: float = Field(10.0, ge=0, le=2000, description='rate of the '
                                       'predicted path/trajectory for display [Hz] (0: every '
                                       'step); joint_trajectory streaming is never throttled')
+    sensitivity_rate_hz: float = Field(0.0, ge=0, le=100, description='publish the '
+                                       "sensitivities of the step's solve on ~/sensitivity "
+                                       '(dV/dw, du0/dw per weight entry, du0/dx0) at most this '
+                                       'often [Hz]; 0: off (they cost about one solve more)')
     frame_id: str = Field('odom', description='frame of goals and predicted paths')
     managed: bool = Field(False, description='run as a lifecycle node: configure builds or '
                           'loads the solver, activate starts control, deactivate sends the '
@@ -225,14 +229,14 @@ def _describe(err):
     return '; '.join(parts)
 
 
-def validate(schema, data, source):
-    """Validate a plain (possibly dotted) dict into ``schema``, or raise ConfigError naming the
-    key, the value and the rule."""
+def validate(schema, data, source, dotted=True):
+    """Validate a plain (possibly dotted, unless ``dotted`` is False) dict into ``schema``, or
+    raise ConfigError naming the key, the value and the rule."""
     if not isinstance(data, dict):
         raise ConfigError('%s: expected a mapping of parameters, got %s'
                           % (source, type(data).__name__))
     try:
-        return schema.model_validate(unflatten(data))
+        return schema.model_validate(unflatten(data) if dotted else data)
     except ValidationError as err:
         raise ConfigError('%s: %s' % (source, _describe(err))) from None
 

@@ -13,6 +13,7 @@ from .integrators import rk4_step
 from .costs import make_term
 from .models import ModelError, build
 from .ocp import OCP
+from .sensitivity import Differentiator
 from .solvers import make_solver
 
 
@@ -128,26 +129,33 @@ def changed_structure(old, new, structural=None):
     return changed
 
 
+def build_problem(cfg, model=None):
+    """The model, cost terms and transcribed problem of a config (no solver): (model, terms,
+    ocp). Raises ConfigError."""
+    try:
+        model = model or build(cfg.model)
+    except ModelError as err:
+        raise ConfigError(str(err)) from None
+    # in a canonical order: the same terms give the same problem (and compiled solver)
+    # whatever order a file or the node's parameters list them in
+    terms = [make_term(name) for name in sorted(cfg.costs)]
+    try:
+        ocp = OCP(model, cfg.horizon, cfg.dt, terms, cfg.substeps, cfg.obstacles.max_count)
+    except ValueError as err:
+        raise ConfigError('costs: %s' % err) from None
+    return model, terms, ocp
+
+
 class MPCController:
     """Receding-horizon controller. ``step(x)`` returns a SolveResult; it never raises."""
 
     def __init__(self, cfg, model=None, progress=None):
         self.cfg = cfg if isinstance(cfg, MPCConfig) else parse(cfg)
         c = self.cfg
-        try:
-            self.model = model or build(c.model)
-        except ModelError as err:
-            raise ConfigError(str(err)) from None
-        # in a canonical order: the same terms give the same problem (and compiled solver)
-        # whatever order a file or the node's parameters list them in
-        self.terms = [make_term(name) for name in sorted(c.costs)]
-        try:
-            self.ocp = OCP(self.model, c.horizon, c.dt, self.terms, c.substeps,
-                           c.obstacles.max_count)
-        except ValueError as err:
-            raise ConfigError('costs: %s' % err) from None
+        self.model, self.terms, self.ocp = build_problem(c, model)
         self.tuning = resolve(c, self.model, self.terms)
         self._goal_given = bool(c.goal)
+        self._progress = progress
         self.solver = make_solver(self.ocp, c.solver, progress)
         self.u_last = np.zeros(self.model.nu)
         self.reference = None
@@ -155,6 +163,27 @@ class MPCController:
         self._predict = None
         self._expected = None     # the state predicted for the next step (partial states)
         self._packed = None   # (parameter vector without x0 and u_prev, bounds) until a change
+        self._differentiator = None
+        self._last_solve = None      # (w, p, bounds, multipliers) of the last good solve
+
+    def reset(self):
+        """Forget everything a previous run left: warm start, last command, reference."""
+        self.solver.reset()
+        self._last_solve = None
+        self.u_last = np.zeros(self.model.nu)
+        self.reference = None
+        self._coast = None
+        self._packed = None
+
+    @property
+    def differentiator(self):
+        """The sensitivities of this controller's problem (built on first use)."""
+        if self._differentiator is None:
+            s = self.cfg.solver
+            self._differentiator = Differentiator(self.ocp, compiled=s.compiled,
+                                                  cache_dir=s.kernel.cache_dir,
+                                                  progress=self._progress)
+        return self._differentiator
 
     # ------------------------------------------------------------------ tuning
     def update(self, changes):
@@ -237,19 +266,50 @@ class MPCController:
         return p, self._packed[1]
 
     # ------------------------------------------------------------------ control
-    def step(self, x):
-        """Solve from state ``x``; on success remember u0 as the applied command."""
+    def step(self, x, sensitivity=None):
+        """Solve from state ``x``; on success remember u0 as the applied command.
+
+        ``sensitivity``: also differentiate the solution (``result.sensitivity``, see
+        core/sensitivity.py): True for every parameter entry, or the indices into the
+        parameter vector to differentiate along (du0 only, the cheaper way)."""
         x = np.asarray(x, dtype=float).ravel()
         if not self._goal_given:
             self.tuning.goal = x.copy()
             self._goal_given = True
             self._packed = None
         x = self._unwrap(x)
-        result = self.solver.solve(*self._problem(x))
+        p, bounds = self._problem(x)
+        result = self.solver.solve(p, bounds)
+        self._last_solve = None
         if result.success:
             result.u0 = np.clip(result.u0, self.tuning.u_lb, self.tuning.u_ub)
             self.u_last = result.u0.copy()
+            self._last_solve = (self.solver.w.copy(), p, bounds, self._multipliers(result))
+            if sensitivity is not None and sensitivity is not False:
+                full = sensitivity is True
+                result.sensitivity = self.sensitivity(None if full else sensitivity, full)
         return result
+
+    def sensitivity(self, columns=None, full=True):
+        """The sensitivities (core/sensitivity.py, full) of the last successful step's solve,
+        computed now (e.g. once its command is out), or None when the last step failed. With
+        sqp_rti they are those of the KKT conditions at the RTI iterate (``kkt_residual`` says
+        how far it is from the converged solution)."""
+        if self._last_solve is None:
+            return None
+        w, p, bounds, multipliers = self._last_solve
+        return self.differentiator.compute(w, p, bounds, columns=columns, full=full,
+                                           multipliers=multipliers)
+
+    def _multipliers(self, result):
+        """The solve's (lam_g, lam_x) where the backend gives them, else None (recovered)."""
+        lam_g = getattr(result, 'lam_g', None)
+        lam_x = getattr(result, 'lam_x', None)
+        if lam_g is None or lam_x is None:
+            lam_g, lam_x = self.solver.lam_g, self.solver.lam_x
+        if lam_g is None or lam_x is None or self.solver.rti:
+            return None
+        return np.array(lam_g, float), np.array(lam_x, float)
 
     def _unwrap(self, x):
         """Keep angles continuous with the warm start, so the guess is not off by 2 pi."""
@@ -262,10 +322,10 @@ class MPCController:
             x[i] = prev[i] + np.arctan2(np.sin(x[i] - prev[i]), np.cos(x[i] - prev[i]))
         return x
 
-    def act(self, x):
+    def act(self, x, sensitivity=None):
         """Offline loops: the solved command, or the safe input when the solve failed.
         Returns (u, result)."""
-        result = self.step(x)
+        result = self.step(x, sensitivity)
         if result.success:
             return result.u0, result
         u = self.safe_input(x)

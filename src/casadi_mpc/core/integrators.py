@@ -74,3 +74,66 @@ def rk4_step_jacobian(model, dt, substeps=1, name='F_jac'):
         sk = sk + h / 6 * (sens[0] + 2 * sens[1] + 2 * sens[2] + sens[3])
     return ca.Function(name, [xm, um, pm], [xk, sk[:, :nx], sk[:, nx:]],
                        ['x', 'u', 'p'], ['xf', 'A', 'B'])
+
+
+def rk4_step_second_order(model, dt, substeps=1, name='F_2nd', chain=None):
+    """Return (x, u, p, lam) -> (dx+/dx, dx+/du, d2(lam' x+)/d(x, u)2), dense, for the step of
+    :func:`rk4_step`: the step's Jacobians and the second-order term of the dynamics in the
+    Hessian of a Lagrangian.
+
+    Small models get one SX graph. Large ones (or ``chain`` True) sum, over the right-hand-side
+    calls of the step, T' d2(omega' f)/dy2 T, with T the tangent of the call's input y = (x, u)
+    and omega the adjoint of its output (the linear combinations of RK4 add no curvature): the
+    right-hand side's Hessian is built once and the step's graph is never expanded.
+    """
+    nx, nu = model.nx, model.nu
+    rhs_jac = rhs_jacobian(model, name + '_rhs')
+    if chain is None:
+        chain = 4 * rhs_jac.n_instructions() > EXPAND_LIMIT
+    names = (['x', 'u', 'p', 'lam'], ['A', 'B', 'hess'])
+    if not chain:
+        x, u = ca.SX.sym('x', nx), ca.SX.sym('u', nu)
+        p, lam = ca.SX.sym('p', model.n_params), ca.SX.sym('lam', nx)
+        z = ca.vertcat(x, u)
+        xf = rk4_step(model, dt, substeps)(x, u, p)
+        jac = ca.densify(ca.jacobian(xf, z))
+        hess = ca.densify(ca.hessian(ca.dot(lam, xf), z)[0])
+        return ca.Function(name, [x, u, p, lam], [jac[:, :nx], jac[:, nx:], hess], *names,
+                           {'cse': True})
+    xs, us = ca.SX.sym('x', nx), ca.SX.sym('u', nu)
+    ps, omega = ca.SX.sym('p', model.n_params), ca.SX.sym('omega', nx)
+    rhs_hess = ca.Function(name + '_rhs_hess', [xs, us, ps, omega], [ca.densify(
+        ca.hessian(ca.dot(omega, model.rhs(xs, us, ps)), ca.vertcat(xs, us))[0])],
+        {'cse': True})
+    xm, um, pm = ca.MX.sym('x', nx), ca.MX.sym('u', nu), ca.MX.sym('p', model.n_params)
+    lam = ca.MX.sym('lam', nx)
+    h = dt / substeps
+    coeff = (0.0, h / 2, h / 2, h)     # stage input: x + coeff * previous slope
+    weight = (h / 6, h / 3, h / 3, h / 6)
+    dudz = ca.MX(ca.DM.eye(nx + nu)[nx:, :])
+    # forward sweep: each call's input, its tangent and the right-hand side's Jacobian
+    calls, xk, sk = [], xm, ca.MX(ca.DM.eye(nx + nu)[:nx, :])
+    for _ in range(substeps):
+        slopes, tangents, stages = [], [], []
+        for j in range(4):
+            xi = xk if j == 0 else xk + coeff[j] * slopes[-1]
+            si = sk if j == 0 else sk + coeff[j] * tangents[-1]
+            f, jf = rhs_jac(xi, um, pm)
+            slopes.append(f)
+            tangents.append(ca.mtimes(jf[:, :nx], si) + ca.mtimes(jf[:, nx:], dudz))
+            stages.append((xi, ca.vertcat(si, dudz), jf[:, :nx]))
+        calls.append(stages)
+        xk = xk + sum(wt * s for wt, s in zip(weight, slopes))
+        sk = sk + sum(wt * t for wt, t in zip(weight, tangents))
+    # reverse sweep: the adjoint of each call's output, and the curvature it weights
+    hess, adj = 0, lam
+    for stages in reversed(calls):
+        through, back = 0, adj    # through: adjoint of the next call's input (state part)
+        for j in reversed(range(4)):
+            xi, ti, ax = stages[j]
+            out = weight[j] * adj + (coeff[j + 1] * through if j < 3 else 0)
+            hess = hess + ca.mtimes([ti.T, rhs_hess(xi, um, pm, out), ti])
+            through = ca.mtimes(ax.T, out)
+            back = back + through
+        adj = back
+    return ca.Function(name, [xm, um, pm, lam], [sk[:, :nx], sk[:, nx:], hess], *names)

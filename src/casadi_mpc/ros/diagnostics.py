@@ -84,6 +84,36 @@ def step_values(decision, result, counters, extra):
     return values
 
 
+def sensitivity_bytes(stamp, name, hardware_id, sens, cost):
+    """The sensitivities of one solve (core.sensitivity.SolveSensitivity) as a DiagnosticArray
+    stamped ``stamp``, serialized: per weight entry ``dV/d <label>``, ``du0/d <label>`` (one
+    number per input) and ``margin <label>`` (how far it may fall and rise before the active
+    set changes); ``du0/dx0`` (rows per input, ';' between rows), ``dV/dx0``; the status, the
+    KKT residual, the active and weakly active constraints. WARN when there is no derivative."""
+    if sens is None or not sens.ok:
+        message = 'no sensitivities: %s' % ('the last solve failed' if sens is None
+                                            else sens.message)
+        pairs = [('status', 'failed' if sens is None else sens.status)]
+        return cdr.diagnostic_array((stamp.sec, stamp.nanosec),
+                                    [(1, name, message, hardware_id, pairs)])
+    values = {'status': sens.status, 'cost': cost, 'kkt_residual': sens.kkt_residual,
+              'active_constraints': len(sens.active),
+              'weakly_active': ' '.join(sens.weakly_active), 'compute_ms': sens.seconds * 1e3}
+    x0 = sens.columns('x0[')
+    for j, label in enumerate(sens.labels):
+        if j in x0:
+            continue
+        values['dV/d ' + label] = float(sens.dV[j])
+        values['du0/d ' + label] = numbers(sens.du0[:, j])
+        values['margin ' + label] = numbers(sens.margin[:, j])
+    values['dV/dx0'] = numbers(sens.dV[x0])
+    values['du0/dx0'] = '; '.join(numbers(row) for row in sens.du0_dx0)
+    pairs = [(str(k), text(v)) for k, v in values.items()]
+    return cdr.diagnostic_array((stamp.sec, stamp.nanosec), [
+        (0, name, 'sensitivities of the solve to %d weight entries and the state'
+         % (len(sens.labels) - len(x0)), hardware_id, pairs)])
+
+
 def array(stamp, *statuses):
     msg = DiagnosticArray()
     msg.header.stamp = stamp

@@ -121,6 +121,10 @@ class MpcNode(LifecycleNode):
         self.mode_log = ModeLog(LOG_EVERY)
         self.out = MpcOutputs(self, model)
         self.out.configure(self.cfg)
+        self._sens_columns = None     # set once the sensitivities are built
+        self._sens_builder = None
+        if self.cfg.sensitivity_rate_hz > 0:
+            self._build_sensitivity()
         self._state_topic = self._subscribe()
         self.get_logger().info(
             'model %s (%d states, %d inputs), %s, horizon %d x %.3g s, %.3g Hz, cost terms %s'
@@ -361,6 +365,7 @@ class MpcNode(LifecycleNode):
         self._after(decision, result, stamp)
         self._diagnose(decision, result, age, elapsed, stamp)
         if result is not None:
+            self._publish_sensitivity(result, stamp)
             self.ctrl.solver.prepare()   # the next linearization, off the critical path
 
     def _emergency(self, err):
@@ -418,7 +423,39 @@ class MpcNode(LifecycleNode):
                 self.get_logger().warning('mode %s: %s%s' % (decision.mode.value,
                                                              decision.reason, more))
 
+    def _build_sensitivity(self):
+        """Build the derivative functions of the problem (at configure, or on a thread when
+        ``sensitivity_rate_hz`` is first set at run time, so control goes on meanwhile)."""
+        ctrl = self.ctrl
+        started = self.steady.now()
+        columns = ctrl.differentiator.columns(('costs.', 'x0['))
+        if ctrl is self.ctrl:
+            self._sens_columns = columns
+            self.get_logger().info('sensitivities ready for ~/sensitivity (%.1f s)' % (
+                (self.steady.now() - started).nanoseconds * 1e-9))
+
+    def _publish_sensitivity(self, result, stamp):
+        """Throttled: the last solve's sensitivities on ~/sensitivity, after its command."""
+        rate = self.cfg.sensitivity_rate_hz
+        if rate <= 0 or self._sens_columns is None or not self.out.due('sensitivity', stamp,
+                                                                       rate):
+            return
+        try:
+            sens = self.ctrl.sensitivity(self._sens_columns)
+            cost = result.cost if result is not None and result.success else float('nan')
+            self.out.sensitivity(diagnostics.sensitivity_bytes(
+                stamp, '%s: sensitivity' % self.get_fully_qualified_name(), self.model.name,
+                sens, cost))
+        except Exception as err:   # noqa: B902 - a report must never stop the control loop
+            self.get_logger().error('sensitivities failed: %r' % (err,),
+                                    throttle_duration_sec=LOG_EVERY)
+
     def _follow_config(self):
+        if self.cfg.sensitivity_rate_hz > 0 and self._sens_columns is None and \
+                self._sens_builder is None:
+            self.get_logger().info('building the sensitivities for ~/sensitivity')
+            self._sens_builder = threading.Thread(target=self._build_sensitivity, daemon=True)
+            self._sens_builder.start()
         self._configure_supervisor()
         self.loop.configure(self.cfg.rate_hz, self.cfg.state_timeout)
         self.out.configure(self.cfg)

@@ -36,7 +36,8 @@ class MpcOutputs:
         self.next_look = 0.0
         self.cmd_pub = None
         self.traj_pub = None
-        self.last_prediction_ns = None
+        self.last_ns = {}
+        self.sens_pub = None
         if not self.twist:
             self.cmd_pub = node.create_publisher(Float64MultiArray, self.topic, qos.COMMAND)
         msg_type, topic = conv.prediction_output(model)
@@ -102,20 +103,20 @@ class MpcOutputs:
             self.cmd_pub.publish(conv.twist_bytes(self.model, values,
                                                   stamp if self.stamped else None, frame_id))
 
-    def _display_due(self, stamp, rate_hz):
-        """The predicted horizon is for display: at most ``rate_hz`` (0: every step)."""
+    def due(self, what, stamp, rate_hz):
+        """Throttle ``what`` to at most ``rate_hz`` (0: every step) on the step stamps."""
         now = stamp.sec * 1_000_000_000 + stamp.nanosec
-        last = self.last_prediction_ns
+        last = self.last_ns.get(what)
         if rate_hz > 0 and last is not None and 0 <= now - last < 1e9 / rate_hz:
             return False
-        self.last_prediction_ns = now
+        self.last_ns[what] = now
         return True
 
     def prediction(self, result, stamp, cfg):
         if result is None or result.x_pred is None:
             return
         stream = self.streams and cfg.publish_joint_trajectory and self.traj_pub is not None
-        display = self._display_due(stamp, cfg.prediction_rate_hz)
+        display = self.due('prediction', stamp, cfg.prediction_rate_hz)
         if self.joint_state and (stream or display):
             msg = conv.to_joint_trajectory(result.x_pred, result.u_pred, self.model, stamp,
                                            cfg.dt)
@@ -130,16 +131,24 @@ class MpcOutputs:
         """One control step's DiagnosticArray (serialized), at the control rate."""
         self.telemetry_pub.publish(serialized)
 
+    def sensitivity(self, serialized):
+        """The sensitivities of a solve (serialized DiagnosticArray) on ``~/sensitivity``,
+        created on first use: only a node asked for them has the topic."""
+        if self.sens_pub is None:
+            self.sens_pub = self.node.create_publisher(diagnostics.DiagnosticArray,
+                                                       '~/sensitivity', qos.DIAGNOSTICS)
+        self.sens_pub.publish(serialized)
+
     def diagnostics(self, serialized):
         """The aggregated status (serialized), about once per diagnostics_period."""
         self.diag_pub.publish(serialized)
 
     def close(self):
         """Destroy every publisher (lifecycle cleanup)."""
-        for pub in (self.cmd_pub, self.traj_pub, self.pred_pub, self.diag_pub):
+        for pub in (self.cmd_pub, self.traj_pub, self.pred_pub, self.diag_pub, self.sens_pub):
             if pub is not None:
                 self.node.destroy_publisher(pub)
-        self.cmd_pub = self.traj_pub = self.pred_pub = self.diag_pub = None
+        self.cmd_pub = self.traj_pub = self.pred_pub = self.diag_pub = self.sens_pub = None
         self.stamped = self.choice = None
 
     def flush(self, timeout=0.5):

@@ -123,6 +123,14 @@ class Probe:
             DiagnosticArray, '%s/telemetry' % node_name, rec, qos.DIAGNOSTICS)
         return rec
 
+    def sensitivity(self, node_name='mpc_node'):
+        """The sensitivities of ``node_name``'s solves (``<node>/sensitivity``), key -> text per
+        message."""
+        rec = Diagnostics(node_name)
+        rec.subscription = self.node.create_subscription(
+            DiagnosticArray, '%s/sensitivity' % node_name, rec, qos.DIAGNOSTICS)
+        return rec
+
     def status(self, node_name='mpc_node'):
         """The aggregated status of ``node_name`` on /diagnostics (about 1 Hz)."""
         rec = Status(node_name)

@@ -48,6 +48,7 @@ class SolveResult:
     lam_g: Optional[np.ndarray] = None
     lam_x: Optional[np.ndarray] = None
     stats: dict = field(default_factory=dict)   # backend figures (QP iterations, paths, ...)
+    sensitivity: Optional[object] = None   # core.sensitivity.SolveSensitivity, when asked
 
     @property
     def task_cost(self):
