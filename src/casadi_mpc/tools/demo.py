@@ -124,6 +124,14 @@ def run_once(args, engine, params_file, model, x0, goal, domain, record):
             except TimeoutError:
                 reached = False
             steps = observer.steps[first:]
+            if recorder is not None:
+                # the recorder takes the same telemetry through a callback of its own: one
+                # more message after the one that said 'reached' means it has that one too
+                telemetry = observer.node.resolve_topic_name('mpc_node/telemetry')
+                seen = recorder.recording.counts.get(telemetry, 0)
+                observer.wait_for(lambda: recorder.recording.counts.get(telemetry, 0) > seen,
+                                  min(10.0, left()), 'the recording of the last step',
+                                  system.check)
         finally:
             if recorder is not None:
                 recorder.close()
